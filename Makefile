@@ -1,0 +1,65 @@
+# One-command set-up: `make book` builds the textbook, `make test` runs every test.
+# Both create .venv and install what they need (Python packages from pyproject.toml,
+# system packages through apt-get) on a fresh clone.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SYSSTAMP := $(VENV)/.sysdeps
+# Offline copy of the Advertising data when the shared folder sits beside the clone.
+SHARED_DATA := $(abspath ../shared/data)
+export MMIDS_DATA_DIR ?= $(if $(wildcard $(SHARED_DATA)/advertising.csv),$(SHARED_DATA),)
+export PYTHONHASHSEED := 0
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+# System packages the tests and the book need (Debian names).
+APT_PACKAGES := graphviz chromium chromium-driver bubblewrap postgresql
+JB_FLAGS := -W -n --keep-going
+
+.PHONY: help install sysdeps book test lint bench clean
+
+help:
+	@echo "make book   - install into .venv and build the textbook (_build/html)"
+	@echo "make test   - install into .venv and run every test (lint, package, book, exercises, grading)"
+	@echo "make bench  - performance benchmarks (ratios against the alternatives, measured in one run)"
+	@echo "make lint   - ruff check"
+
+install: $(STAMP) $(SYSSTAMP)
+
+$(STAMP): pyproject.toml
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip check
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $@
+
+# Installs missing Debian packages (needs root, as on the course machines and CI).
+$(SYSSTAMP): Makefile
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing system packages:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@mkdir -p $(VENV) && touch $@
+
+sysdeps: $(SYSSTAMP)
+
+book: install
+	$(BIN)/jupyter-book build . $(JB_FLAGS)
+
+lint: install
+	$(BIN)/ruff check .
+
+test: install lint book
+	$(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf _build .pytest_cache .hypothesis

@@ -1,0 +1,1 @@
+"""Instructor-only autograding library for the mmids exercises."""

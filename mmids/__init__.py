@@ -1,0 +1,1 @@
+"""mmids: reference implementations for the course on automatic differentiation."""
