@@ -16,8 +16,11 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # System packages the tests and the book need (Debian names).
 APT_PACKAGES := graphviz chromium chromium-driver bubblewrap postgresql
 JB_FLAGS := -W -n --keep-going
+# MathJax is served from the site itself (no CDN), so the book renders offline and in tests.
+MATHJAX_VERSION := 3.2.2
+MATHJAX := _vendor/mathjax/tex-mml-chtml.js
 
-.PHONY: help install sysdeps book test lint bench clean
+.PHONY: help install sysdeps mathjax book test lint bench clean
 
 help:
 	@echo "make book   - install into .venv and build the textbook (_build/html)"
@@ -49,7 +52,15 @@ $(SYSSTAMP): Makefile
 
 sysdeps: $(SYSSTAMP)
 
-book: install
+$(MATHJAX):
+	rm -rf $(VENV)/npm _vendor/mathjax
+	npm install --prefix $(VENV)/npm --no-save --no-audit --no-fund --silent mathjax@$(MATHJAX_VERSION)
+	mkdir -p _vendor
+	cp -r $(VENV)/npm/node_modules/mathjax/es5 _vendor/mathjax
+
+mathjax: $(MATHJAX)
+
+book: install $(MATHJAX)
 	$(BIN)/jupyter-book build . $(JB_FLAGS)
 
 lint: install
@@ -62,4 +73,4 @@ bench: install
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf _build .pytest_cache .hypothesis
+	rm -rf _build .pytest_cache .hypothesis _vendor/mathjax
