@@ -1,0 +1,45 @@
+"""Shared fixtures: a seeded random generator, a hypothesis profile, the offline data folder."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+# Deterministic and quick property tests: same examples on every run, no per-example deadline
+# (the first call into torch or BLAS can be slow on a busy machine).
+settings.register_profile(
+    "mmids",
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "mmids"))
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    """A fresh numpy Generator with a fixed seed for each test."""
+    return np.random.default_rng(20261122)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def mmids_data_dir() -> Iterator[Path | None]:
+    """Point ``MMIDS_DATA_DIR`` at ``../shared/data`` when it is unset (tests never download)."""
+    if os.environ.get("MMIDS_DATA_DIR"):
+        yield Path(os.environ["MMIDS_DATA_DIR"])
+        return
+    if not SHARED_DATA.is_dir():
+        yield None
+        return
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MMIDS_DATA_DIR", str(SHARED_DATA))
+        yield SHARED_DATA
