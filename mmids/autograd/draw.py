@@ -1,0 +1,58 @@
+"""Draw a computational graph with graphviz: one box per node with its operation, value and grad.
+
+Rendering needs the ``dot`` program (Debian package ``graphviz``). Without it, :func:`draw` still
+returns the diagram (its ``.source`` is plain DOT text) but warns, naming what to install.
+"""
+
+from __future__ import annotations
+
+import shutil
+import warnings
+
+import graphviz
+import numpy as np
+
+from mmids.autograd.core import AutogradValue, Value, topological_order
+
+
+def _show(v: Value, precision: int) -> str:
+    if isinstance(v, (int, float)):
+        return f"{v:.{precision}g}"
+    v = np.asarray(v)
+    if v.size <= 4:
+        return np.array2string(v, precision=precision, separator=", ")
+    return f"array{v.shape}"
+
+
+def draw(root: AutogradValue, *, precision: int = 4, rankdir: str = "LR") -> graphviz.Digraph:
+    """The graph of ``root`` as a ``graphviz.Digraph`` (displays itself in Jupyter).
+
+    Each node shows its operation, value and grad (arrays with more than 4 entries by shape);
+    constants (plain numbers and arrays) appear as small grey ellipses feeding their node.
+    """
+    if not isinstance(root, AutogradValue):
+        raise TypeError(f"draw expects an AutogradValue, not {type(root).__name__}")
+    if shutil.which("dot") is None:
+        warnings.warn(
+            "graphviz's 'dot' program was not found, so the diagram cannot be rendered; "
+            "install it (Debian/Ubuntu: apt-get install graphviz, macOS: brew install graphviz, "
+            "conda: conda install graphviz). The DOT text is still in .source.",
+            UserWarning,
+            stacklevel=2,
+        )
+    dot = graphviz.Digraph(graph_attr={"rankdir": rankdir})
+    names: dict[int, str] = {}
+    for k, node in enumerate(topological_order(root)):
+        name = names[id(node)] = f"n{k}"
+        value, grad = _show(node.value, precision), _show(node.grad, precision)
+        label = f"{node.op} | value {value} | grad {grad}"
+        dot.node(name, "{" + label + "}", shape="record")
+        for j, parent in enumerate(node.parents):
+            if isinstance(parent, AutogradValue):
+                dot.edge(names[id(parent)], name)
+            elif node.op != "var":
+                const = f"{name}c{j}"
+                dot.node(const, _show(parent, precision), shape="ellipse", color="grey",
+                         fontcolor="grey")
+                dot.edge(const, name, color="grey")
+    return dot

@@ -1,0 +1,115 @@
+"""A small neural-network layer on top of the engine: ``Linear``, ``MLP``, a loss and ``SGD``.
+
+A batch of ``N`` inputs is an (N, n) array (one sample per row). A linear layer computes
+``Z W^T + b`` with ``W`` of shape (n_out, n_in) (so a single sample is ``W z + b``, the book's
+``𝔸[w] z``) and ``b`` of shape (n_out,). Parameters are declared variables (``AutogradValue``
+leaves); the graph is rebuilt on every forward call, and ``SGD.step`` updates ``.value`` in place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from mmids.autograd.core import AutogradValue
+from mmids.autograd.ops import MatMul, Mean, Sum, exp, log, relu, sigmoid, tanh
+
+ACTIVATIONS = {"relu": relu, "sigmoid": sigmoid, "tanh": tanh}
+
+
+class Linear:
+    """``z -> z W^T + b``: (N, n_in) -> (N, n_out). Glorot-normal weights, zero bias."""
+
+    def __init__(
+        self, n_in: int, n_out: int, bias: bool = True, rng: np.random.Generator | None = None
+    ) -> None:
+        if n_in < 1 or n_out < 1:
+            raise ValueError(f"Linear needs positive sizes, got n_in={n_in}, n_out={n_out}")
+        rng = np.random.default_rng(0) if rng is None else rng
+        std = np.sqrt(2.0 / (n_in + n_out))
+        # stored transposed, (n_in, n_out), so the forward pass is the single product Z @ W^T
+        self.weight_t = AutogradValue(rng.normal(0.0, std, size=(n_in, n_out)))
+        self.bias = AutogradValue(np.zeros(n_out)) if bias else None
+
+    def __call__(self, z: Any) -> AutogradValue:
+        n_in = self.weight_t.shape[0]
+        if np.shape(z.value if isinstance(z, AutogradValue) else z)[-1:] != (n_in,):
+            raise ValueError(f"Linear expects inputs with {n_in} features (last axis)")
+        out = MatMul(z, self.weight_t)
+        return out if self.bias is None else out + self.bias
+
+    def parameters(self) -> list[AutogradValue]:
+        return [self.weight_t] + ([] if self.bias is None else [self.bias])
+
+
+class MLP:
+    """Linear layers with an activation between them: ``sizes = [n_in, h_1, ..., n_out]``."""
+
+    def __init__(self, sizes: Sequence[int], activation: str = "relu", seed: int = 0) -> None:
+        if len(sizes) < 2:
+            raise ValueError("MLP needs at least an input and an output size")
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, not {activation!r}")
+        rng = np.random.default_rng(seed)
+        self.layers = [Linear(a, b, rng=rng) for a, b in zip(sizes[:-1], sizes[1:], strict=False)]
+        self.activation = ACTIVATIONS[activation]
+
+    def __call__(self, x: Any) -> AutogradValue:
+        h = x
+        for k, layer in enumerate(self.layers):
+            h = layer(h)
+            if k < len(self.layers) - 1:
+                h = self.activation(h)
+        return h
+
+    def parameters(self) -> list[AutogradValue]:
+        return [p for layer in self.layers for p in layer.parameters()]
+
+
+def softmax_cross_entropy(logits: AutogradValue, labels: np.ndarray) -> AutogradValue:
+    """Mean over the batch of ``-log softmax(z)_y``, built from the engine's operations.
+
+    ``logits`` (N, K), ``labels`` (N,) integers in 0..K-1. Subtracting the row maximum (a
+    constant) first keeps ``exp`` from overflowing and does not change the value or gradient.
+    """
+    z = logits.value
+    labels = np.asarray(labels)
+    if z.ndim != 2 or labels.shape != (z.shape[0],):
+        raise ValueError(f"need logits (N, K) and labels (N,), got {z.shape} and {labels.shape}")
+    if labels.min() < 0 or labels.max() >= z.shape[1]:
+        raise ValueError(f"labels must lie in 0..{z.shape[1] - 1}")
+    one_hot = np.zeros_like(z)
+    one_hot[np.arange(len(labels)), labels] = 1.0
+    shifted = logits - z.max(axis=1, keepdims=True)
+    log_normaliser = log(Sum(exp(shifted), axis=1))  # (N,)
+    picked = Sum(shifted * one_hot, axis=1)  # z_y - max, (N,)
+    return Mean(log_normaliser - picked)
+
+
+def accuracy(logits: AutogradValue | np.ndarray, labels: np.ndarray) -> float:
+    """Fraction of rows whose largest logit is at the label."""
+    z = logits.value if isinstance(logits, AutogradValue) else np.asarray(logits)
+    return float(np.mean(np.argmax(z, axis=1) == np.asarray(labels)))
+
+
+class SGD:
+    """Gradient descent with momentum: ``v <- μ v - η g``, ``w <- w + v``."""
+
+    def __init__(self, params: Iterable[AutogradValue], lr: float, momentum: float = 0.0) -> None:
+        self.params = list(params)
+        if lr <= 0 or not 0 <= momentum < 1:
+            raise ValueError(f"need lr > 0 and 0 <= momentum < 1, got {lr}, {momentum}")
+        self.lr, self.momentum = lr, momentum
+        self.velocity = [np.zeros_like(p.value) for p in self.params]
+
+    def step(self) -> None:
+        for p, v in zip(self.params, self.velocity, strict=True):
+            v *= self.momentum
+            v -= self.lr * p.grad
+            p.value += v
+
+    def zero_grad(self) -> None:
+        for p in self.params:
+            p.grad = 0

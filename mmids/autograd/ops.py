@@ -1,0 +1,325 @@
+"""The table of operations: one class per operation, its forward rule and derivative side by side.
+
+Each class overrides
+
+* ``func(*args)``  -- the value, from the values of the inputs;
+* ``grads(*args)`` -- for element-wise operations: the local derivatives, one per input, so that
+  ``dL/d(input) = dL/d(output) ⊙ local`` (``vjp``) and ``d(output) = Σ local ⊙ d(input)`` (``jvp``)
+  follow from the base class;
+* or, when the Jacobian is not diagonal (``Sum``, ``Mean``, ``MatMul``), ``vjp(g)`` and
+  ``jvp(*tangents)`` directly, written with the structure of the Jacobian, never as a matrix.
+
+The same code serves floats and numpy arrays. Scalars take a ``math`` fast path; arrays use numpy.
+
+Numerical trouble is reported, not hidden: ``log`` of a non-positive entry warns (RuntimeWarning
+naming the operation) and returns nan/-inf as numpy does; overflow in ``exp`` or ``**`` shows
+numpy's own RuntimeWarning.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from mmids import functions as F
+from mmids.autograd.core import AutogradValue, Value, broadcast_like
+
+
+def _elementwise(scalar: Callable[[float], float], array: Callable[[Any], Any]) -> Callable:
+    """Use ``scalar`` (math, fast) on floats and ``array`` (numpy) otherwise.
+
+    If the math version fails (overflow, domain error) the numpy version gives inf/nan together
+    with numpy's RuntimeWarning, so the problem is visible.
+    """
+
+    def apply(a: Value) -> Value:
+        if isinstance(a, float):
+            try:
+                return scalar(a)
+            except (OverflowError, ValueError):
+                return float(array(np.float64(a)))
+        return array(a)
+
+    return apply
+
+
+def _scalar_sigmoid(a: float) -> float:
+    if a >= 0:
+        return 1.0 / (1.0 + math.exp(-a))
+    e = math.exp(a)
+    return e / (1.0 + e)
+
+
+def _array_log(a: Value) -> Value:
+    if np.any(a <= 0):
+        warnings.warn(
+            "log of a non-positive value: the result has -inf (at 0) or nan (below 0)",
+            RuntimeWarning,
+            stacklevel=5,
+        )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.log(a)
+
+
+def _scalar_power(a: float, b: float) -> float:
+    result = a**b  # Python gives a complex number for a < 0 with fractional b: use numpy then
+    if isinstance(result, complex):
+        raise ValueError("negative base")
+    return result
+
+
+exp_ = _elementwise(math.exp, np.exp)
+log_ = _elementwise(math.log, _array_log)
+sigmoid_ = _elementwise(_scalar_sigmoid, F.sigmoid)
+tanh_ = _elementwise(math.tanh, np.tanh)
+relu_ = _elementwise(lambda a: a if a > 0 else 0.0, lambda a: np.maximum(a, 0.0))
+step_ = _elementwise(lambda a: 1.0 if a > 0 else 0.0, lambda a: (a > 0).astype(np.float64))
+
+
+def power_(a: Value, b: Value) -> Value:
+    if isinstance(a, float) and isinstance(b, (int, float)):
+        try:
+            return _scalar_power(a, b)
+        except (ZeroDivisionError, OverflowError, ValueError):
+            return float(np.power(np.float64(a), b))
+    return np.power(a, b)
+
+
+# ---- element-wise operations: value | local derivative w.r.t. each input ---------------------
+
+
+class Add(AutogradValue):
+    """``a + b``"""
+
+    def func(self, a, b):
+        return a + b
+
+    def grads(self, a, b):
+        return 1.0, 1.0
+
+
+class Sub(AutogradValue):
+    """``a - b``"""
+
+    def func(self, a, b):
+        return a - b
+
+    def grads(self, a, b):
+        return 1.0, -1.0
+
+
+class Mul(AutogradValue):
+    """``a * b`` (element-wise)"""
+
+    def func(self, a, b):
+        return a * b
+
+    def grads(self, a, b):
+        return b, a
+
+
+class Div(AutogradValue):
+    """``a / b``"""
+
+    def func(self, a, b):
+        return a / b
+
+    def grads(self, a, b):
+        return 1.0 / b, -a / (b * b)
+
+
+class Pow(AutogradValue):
+    """``a ** b``; the derivative in ``b``, ``a^b log a``, is computed only if ``b`` is a node."""
+
+    def func(self, a, b):
+        return power_(a, b)
+
+    def grads(self, a, b):
+        b_is_variable = isinstance(self.parents[1], AutogradValue)
+        return b * power_(a, b - 1), self.value * log_(a) if b_is_variable else 0.0
+
+
+class Neg(AutogradValue):
+    """``-a``"""
+
+    def func(self, a):
+        return -a
+
+    def grads(self, a):
+        return (-1.0,)
+
+
+class Exp(AutogradValue):
+    """``exp(a)``; its derivative is itself."""
+
+    def func(self, a):
+        return exp_(a)
+
+    def grads(self, a):
+        return (self.value,)
+
+
+class Log(AutogradValue):
+    """``log(a)`` (natural); warns on non-positive entries."""
+
+    def func(self, a):
+        return log_(a)
+
+    def grads(self, a):
+        return (1.0 / a,)
+
+
+class Sigmoid(AutogradValue):
+    """``σ(a) = 1 / (1 + exp(-a))``; ``σ' = σ (1 - σ)``."""
+
+    def func(self, a):
+        return sigmoid_(a)
+
+    def grads(self, a):
+        return (self.value * (1.0 - self.value),)
+
+
+class Tanh(AutogradValue):
+    """``tanh(a)``; ``tanh' = 1 - tanh²``."""
+
+    def func(self, a):
+        return tanh_(a)
+
+    def grads(self, a):
+        return (1.0 - self.value * self.value,)
+
+
+class Relu(AutogradValue):
+    """``max(a, 0)``; derivative ``1(a > 0)`` (0 at ``a = 0``, a convention)."""
+
+    def func(self, a):
+        return relu_(a)
+
+    def grads(self, a):
+        return (step_(a),)
+
+
+# ---- reductions and matrix product: VJP and JVP written with the Jacobian's structure ---------
+
+
+class Sum(AutogradValue):
+    """``Σ a`` over ``axis`` (all entries if None). Jacobian is a row of ones per output, so the
+    VJP copies (broadcasts) the upstream gradient back to every summed entry."""
+
+    def __init__(self, a: Any, axis: int | None = None, keepdims: bool = False) -> None:
+        self.axis, self.keepdims = axis, keepdims
+        super().__init__(a)
+
+    def func(self, a):
+        if isinstance(a, float):
+            return a
+        out = np.sum(a, axis=self.axis, keepdims=self.keepdims)
+        return float(out) if np.ndim(out) == 0 else out
+
+    def vjp(self, g):
+        return [_spread(g, self.args[0], self.axis, self.keepdims)]
+
+    def jvp(self, t):
+        return 0.0 if t is None else self.func(broadcast_like(t, self.args[0]))
+
+
+class Mean(Sum):
+    """``mean(a)`` over ``axis``: the sum divided by the number ``n`` of entries averaged."""
+
+    def count(self) -> int:
+        size, shape = np.size(self.args[0]), np.shape(self.args[0])
+        return size if self.axis is None else shape[self.axis]
+
+    def func(self, a):
+        return super().func(a) / self.count()
+
+    def vjp(self, g):
+        return [_spread(g / self.count(), self.args[0], self.axis, self.keepdims)]
+
+
+def _spread(g: Value, like: Value, axis: int | None, keepdims: bool) -> Value:
+    """Broadcast ``g`` (shape of a sum of ``like`` over ``axis``) back to the shape of ``like``."""
+    if isinstance(like, float):
+        return float(g)
+    if axis is not None and not keepdims:
+        g = np.expand_dims(g, axis)
+    return np.broadcast_to(g, like.shape).copy()
+
+
+class MatMul(AutogradValue):
+    """``A @ B`` for 1-D/2-D operands, ``C_ik = Σ_j A_ij B_jk``.
+
+    VJPs: ``dL/dA = G B^T`` and ``dL/dB = A^T G`` with ``G = dL/dC`` (the structure
+    ``∂C_ik/∂A_ij = B_jk``; the N×N×d Jacobian is never formed). A 1-D ``a`` is treated as the
+    row ``(1, n)`` and a 1-D ``b`` as the column ``(n, 1)``. The product for a plain-array input
+    (data) is skipped: it is never needed and costs as much as the forward product.
+    """
+
+    def func(self, a, b):
+        if np.ndim(a) not in (1, 2) or np.ndim(b) not in (1, 2):
+            raise ValueError("matmul needs 1-D or 2-D operands")
+        out = a @ b
+        return float(out) if np.ndim(out) == 0 else out
+
+    def vjp(self, g):
+        a, b = self.args
+        a2 = a.reshape(1, -1) if a.ndim == 1 else a
+        b2 = b.reshape(-1, 1) if b.ndim == 1 else b
+        g2 = np.reshape(g, (a2.shape[0], b2.shape[1]))
+        left, right = (isinstance(p, AutogradValue) for p in self.parents)
+        return [
+            (g2 @ b2.T).reshape(a.shape) if left else None,
+            (a2.T @ g2).reshape(b.shape) if right else None,
+        ]
+
+    def jvp(self, ta, tb):
+        a, b = self.args
+        total = 0.0 if ta is None else self.func(ta, b)
+        return total if tb is None else total + self.func(a, tb)
+
+
+# ---- the functions: mmids.autograd.<name>(x) -----------------------------------------------
+
+
+def exp(x: Any) -> AutogradValue:
+    """Element-wise ``exp``."""
+    return Exp(x)
+
+
+def log(x: Any) -> AutogradValue:
+    """Element-wise natural logarithm (warns on entries <= 0)."""
+    return Log(x)
+
+
+def sigmoid(x: Any) -> AutogradValue:
+    """Element-wise logistic sigmoid."""
+    return Sigmoid(x)
+
+
+def relu(x: Any) -> AutogradValue:
+    """Element-wise ``max(x, 0)``."""
+    return Relu(x)
+
+
+def tanh(x: Any) -> AutogradValue:
+    """Element-wise hyperbolic tangent."""
+    return Tanh(x)
+
+
+def sum(x: Any, axis: int | None = None, keepdims: bool = False) -> AutogradValue:  # noqa: A001
+    """Sum of the entries (over ``axis`` if given)."""
+    return Sum(x, axis=axis, keepdims=keepdims)
+
+
+def mean(x: Any, axis: int | None = None, keepdims: bool = False) -> AutogradValue:
+    """Mean of the entries (over ``axis`` if given)."""
+    return Mean(x, axis=axis, keepdims=keepdims)
+
+
+def matmul(a: Any, b: Any) -> AutogradValue:
+    """Matrix product ``a @ b`` (1-D or 2-D operands)."""
+    return MatMul(a, b)
