@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from mmids import functions as F
-from mmids.autograd.core import AutogradValue, Value, broadcast_like
+from mmids.autograd.core import AutogradValue, Value, broadcast_like, is_operand
 
 
 def _elementwise(scalar: Callable[[float], float], array: Callable[[Any], Any]) -> Callable:
@@ -285,41 +285,49 @@ class MatMul(AutogradValue):
 # ---- the functions: mmids.autograd.<name>(x) -----------------------------------------------
 
 
+def _operand(x: Any) -> Any:
+    if not is_operand(x):
+        raise TypeError(
+            f"expected an AutogradValue, a real number or a numpy array, not {type(x).__name__}"
+        )
+    return x
+
+
 def exp(x: Any) -> AutogradValue:
     """Element-wise ``exp``."""
-    return Exp(x)
+    return Exp(_operand(x))
 
 
 def log(x: Any) -> AutogradValue:
     """Element-wise natural logarithm (warns on entries <= 0)."""
-    return Log(x)
+    return Log(_operand(x))
 
 
 def sigmoid(x: Any) -> AutogradValue:
     """Element-wise logistic sigmoid."""
-    return Sigmoid(x)
+    return Sigmoid(_operand(x))
 
 
 def relu(x: Any) -> AutogradValue:
     """Element-wise ``max(x, 0)``."""
-    return Relu(x)
+    return Relu(_operand(x))
 
 
 def tanh(x: Any) -> AutogradValue:
     """Element-wise hyperbolic tangent."""
-    return Tanh(x)
+    return Tanh(_operand(x))
 
 
 def sum(x: Any, axis: int | None = None, keepdims: bool = False) -> AutogradValue:  # noqa: A001
     """Sum of the entries (over ``axis`` if given)."""
-    return Sum(x, axis=axis, keepdims=keepdims)
+    return Sum(_operand(x), axis=axis, keepdims=keepdims)
 
 
 def mean(x: Any, axis: int | None = None, keepdims: bool = False) -> AutogradValue:
     """Mean of the entries (over ``axis`` if given)."""
-    return Mean(x, axis=axis, keepdims=keepdims)
+    return Mean(_operand(x), axis=axis, keepdims=keepdims)
 
 
 def matmul(a: Any, b: Any) -> AutogradValue:
     """Matrix product ``a @ b`` (1-D or 2-D operands)."""
-    return MatMul(a, b)
+    return MatMul(_operand(a), _operand(b))
