@@ -1,0 +1,160 @@
+"""Every operation of mmids.autograd.ops: its VJP (reverse) and JVP (forward) against central
+finite differences and torch.autograd in float64, on random shapes with broadcasting and batches,
+with respect to each input (the other input also a node, or a plain constant)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+import mmids.autograd as ad
+from mmids import gradcheck as gc
+from mmids.autograd import AutogradValue as V
+from mmids.autograd import ops
+
+pytestmark = pytest.mark.task_autograd
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    build: Callable[..., Any]  # engine: operands -> node
+    torch_fn: Callable[..., Any]  # torch: tensors -> tensor
+    shapes: tuple[tuple[int, ...], ...]
+    domain: str = "any"  # "any", "positive", "away_from_zero"
+
+
+def _sample(shape: tuple[int, ...], domain: str, rng: np.random.Generator) -> np.ndarray:
+    x = rng.uniform(-2.0, 2.0, size=shape)
+    if domain == "positive":
+        x = np.abs(x) + 0.3
+    elif domain == "away_from_zero":
+        x = np.sign(x) * (np.abs(x) + 0.2)
+    return x
+
+
+UNARY_SHAPES = [(), (4,), (3, 4)]
+BINARY_SHAPES = [((), (3,)), ((3,), ()), ((2, 3), (3,)), ((2, 1), (1, 3)), ((2, 3), (2, 3))]
+MATMUL_SHAPES = [((2, 3), (3, 4)), ((3,), (3, 4)), ((2, 3), (3,)), ((3,), (3,)), ((5, 3), (3, 1))]
+
+CASES: list[Case] = []
+for s in UNARY_SHAPES:
+    CASES += [
+        Case("exp", ad.exp, torch.exp, (s,)),
+        Case("log", ad.log, torch.log, (s,), "positive"),
+        Case("sigmoid", ad.sigmoid, torch.sigmoid, (s,)),
+        Case("tanh", ad.tanh, torch.tanh, (s,)),
+        Case("relu", ad.relu, torch.relu, (s,), "away_from_zero"),
+        Case("neg", lambda a: -a, lambda a: -a, (s,)),
+        Case("square", lambda a: a**2, lambda a: a**2, (s,)),
+        Case("pow_const", lambda a: a**1.5, lambda a: a**1.5, (s,), "positive"),
+        Case("sum", ad.sum, torch.sum, (s,)),
+        Case("mean", ad.mean, torch.mean, (s,)),
+    ]
+for axis in (0, 1):
+    for keep in (False, True):
+        CASES += [
+            Case(f"sum_axis{axis}_keep{keep}", lambda a, ax=axis, k=keep: ad.sum(a, ax, k),
+                 lambda a, ax=axis, k=keep: torch.sum(a, dim=ax, keepdim=k), ((3, 4),)),
+            Case(f"mean_axis{axis}_keep{keep}", lambda a, ax=axis, k=keep: ad.mean(a, ax, k),
+                 lambda a, ax=axis, k=keep: torch.mean(a, dim=ax, keepdim=k), ((3, 4),)),
+        ]
+for sa, sb in BINARY_SHAPES:
+    CASES += [
+        Case("add", lambda a, b: a + b, lambda a, b: a + b, (sa, sb)),
+        Case("sub", lambda a, b: a - b, lambda a, b: a - b, (sa, sb)),
+        Case("mul", lambda a, b: a * b, lambda a, b: a * b, (sa, sb)),
+        Case("div", lambda a, b: a / b, lambda a, b: a / b, (sa, sb), "away_from_zero"),
+        Case("pow", lambda a, b: a**b, lambda a, b: a**b, (sa, sb), "positive"),
+    ]
+for sa, sb in MATMUL_SHAPES:
+    CASES.append(Case("matmul", ad.matmul, torch.matmul, (sa, sb)))
+
+IDS = [f"{c.name}-{'x'.join(map(str, c.shapes))}" for c in CASES]
+
+
+def _pieces(case: Case, i: int, const_other: bool, seed: int):
+    """Engine and torch functions of input ``i`` alone (others fixed), and a point."""
+    rng = np.random.default_rng(seed)
+    values = [_sample(s, case.domain, rng) for s in case.shapes]
+
+    def operands(x: Any) -> list[Any]:
+        ops_ = []
+        for j, v in enumerate(values):
+            if j == i:
+                ops_.append(x)
+            else:
+                ops_.append(v if const_other and v.ndim else V(v))
+        return ops_
+
+    def f_engine(x: Any) -> Any:
+        return case.build(*operands(x))
+
+    def f_numpy(x: np.ndarray) -> np.ndarray:
+        return np.asarray(f_engine(V(x)).value)
+
+    def f_torch(xt: Any) -> Any:
+        args = [xt if j == i else torch.tensor(v, dtype=torch.float64) for j, v in
+                enumerate(values)]
+        return case.torch_fn(*args)
+
+    return f_engine, f_numpy, f_torch, values[i], rng
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_vjp_matches_finite_differences_and_torch(case: Case) -> None:
+    for i in range(len(case.shapes)):
+        for const_other in (False, True) if len(case.shapes) > 1 else (False,):
+            f_engine, f_numpy, f_torch, x, rng = _pieces(case, i, const_other, seed=i)
+            report = gc.check_vjp(
+                f_numpy,
+                lambda x, p, f=f_engine: np.asarray(ad.vjp(f, x, p)[1]),
+                x, rng=rng, f_torch=f_torch, name=f"{case.name} input {i}",
+            )
+            assert report.ok, str(report)
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_jvp_matches_finite_differences_and_torch(case: Case) -> None:
+    for i in range(len(case.shapes)):
+        f_engine, f_numpy, f_torch, x, rng = _pieces(case, i, const_other=False, seed=10 + i)
+        dx = rng.standard_normal(x.shape)
+        value, tangent = ad.jvp(f_engine, x, dx)
+        gc.assert_close(f_numpy(x), np.asarray(value), name=f"{case.name} value")
+        expected = (gc.numerical_jacobian(f_numpy, x) @ dx.ravel()).reshape(np.shape(value))
+        gc.assert_close(expected, np.asarray(tangent), rtol=1e-5, atol=1e-7,
+                        name=f"{case.name} jvp vs finite differences")
+        by_torch = (gc.torch_jacobian(f_torch, x) @ dx.ravel()).reshape(np.shape(value))
+        gc.assert_close(by_torch, np.asarray(tangent), rtol=1e-10, atol=1e-12,
+                        name=f"{case.name} jvp vs torch")
+
+
+def test_every_operation_of_the_table_is_covered() -> None:
+    table = {
+        name for name, obj in vars(ops).items()
+        if isinstance(obj, type) and issubclass(obj, V) and obj is not V
+    }
+    covered = {"Exp", "Log", "Sigmoid", "Tanh", "Relu", "Neg", "Pow", "Sum", "Mean", "Add", "Sub",
+               "Mul", "Div", "MatMul"}
+    assert table == covered
+
+
+def test_matmul_vjp_with_respect_to_a_matrix_is_an_outer_product() -> None:
+    rng = np.random.default_rng(3)
+    X, w, a_bar = rng.standard_normal((5, 3)), rng.standard_normal(3), rng.standard_normal(5)
+    Xn, wn = V(X), V(w)
+    (ad.matmul(Xn, wn)).backward(a_bar)
+    gc.assert_close(np.outer(a_bar, w), Xn.grad)  # dL/dX = (dL/da) w^T
+    gc.assert_close(X.T @ a_bar, wn.grad)  # dL/dw = X^T (dL/da)
+
+
+def test_matmul_skips_the_product_for_constant_data() -> None:
+    X = np.ones((4, 3))
+    node = ops.MatMul(X, V(np.ones(3)))
+    contributions = node.vjp(np.ones(4))
+    assert contributions[0] is None and contributions[1].shape == (3,)
