@@ -223,6 +223,7 @@ class CheckReport:
     ``worst`` lists ``(index, expected, actual)`` for the entries that violate this most (by
     the ratio of ``|e − a|`` to the allowance), ``index`` being a tuple into the array.
     A composite report (from ``check_vjp`` and friends) keeps its sub-checks in ``parts``.
+    ``hints`` holds plain-words diagnoses (e.g. "sign flipped"), filled by ``mmids.check``.
     ``str(report)`` is a readable summary that names the worst entries.
     """
 
@@ -239,6 +240,13 @@ class CheckReport:
     expected_label: str = "expected"
     actual_label: str = "actual"
     parts: list[CheckReport] = field(default_factory=list)
+    hints: list[str] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        return (
+            f"CheckReport(name={self.name!r}, ok={self.ok}, "
+            f"max_abs_error={self.max_abs_error:.3g}, max_rel_error={self.max_rel_error:.3g})"
+        )
 
     def __bool__(self) -> bool:
         return self.ok
@@ -301,10 +309,11 @@ class CheckReport:
             lines = [f"{title}: {n} check{'' if n == 1 else 's'}"]
             for part in self.parts:
                 lines += ["  " + line for line in str(part).splitlines()]
-            return "\n".join(lines)
-        lines = [self._headline()]
-        if not self.ok:
-            lines += self._worst_lines()
+        else:
+            lines = [self._headline()]
+            if not self.ok:
+                lines += self._worst_lines()
+        lines += [f"  hint: {h}" for h in self.hints]
         return "\n".join(lines)
 
 
@@ -358,10 +367,12 @@ def compare(
     bad = ratio > 1.0
     n_bad = int(np.count_nonzero(bad))
     order = np.argsort(-ratio, axis=None, kind="stable")[: max(n_worst, 0)]
+    # failing: only the entries out of tolerance; passing: the closest calls, for information
+    threshold = 1.0 if n_bad else 0.0
     worst = [
         (tuple(int(i) for i in np.unravel_index(k, e.shape)), float(e.flat[k]), float(a.flat[k]))
         for k in order
-        if ratio.flat[k] > 0
+        if ratio.flat[k] > threshold
     ]
     return CheckReport(
         name=name,

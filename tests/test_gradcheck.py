@@ -259,3 +259,94 @@ def test_check_gradient_and_check_jacobian(rng: np.random.Generator) -> None:
     assert G.check_jacobian(g, jac, x, f_torch=lambda u: torch.tanh(At @ u)).ok
     wrong = G.check_jacobian(g, lambda u: jac(u).T, x)  # transposed: wrong shape
     assert not wrong.ok and "shape mismatch" in str(wrong)
+
+
+# ---------------------------------------------------------------- mmids.check (for students)
+
+
+def test_mmids_check_is_callable_from_the_package(capsys: pytest.CaptureFixture[str]) -> None:
+    from mmids import check
+
+    def my_vjp(z: np.ndarray, p: np.ndarray) -> np.ndarray:
+        return _softmax_vjp_rows(z, p)
+
+    report = check(_softmax_rows, my_vjp, np.array([0.5, -1.0, 2.0]))
+    out = capsys.readouterr().out
+    assert report.ok and bool(report)
+    assert out.startswith("PASSED: `my_vjp` (vjp)")
+    import mmids.check as module
+
+    assert module is check and module.check is not module  # module and function both reachable
+
+
+def test_mmids_check_recognises_gradient_and_jacobian(capsys, rng) -> None:
+    from mmids.check import check
+
+    A = rng.standard_normal((3, 4))
+    x = rng.standard_normal(4)
+    assert check(lambda u: float(u @ u), lambda u: 2 * u, x).ok
+    assert "(gradient)" in capsys.readouterr().out
+    assert check(lambda u: A @ u, lambda u: A, x).ok
+    assert "(jacobian)" in capsys.readouterr().out
+    At = torch.tensor(A)
+    assert check(lambda u: A @ u, lambda u, p: A.T @ p, x, f_torch=lambda u: At @ u).ok
+
+
+def _hints_for(f, derivative, x, **kw) -> tuple[G.CheckReport, str]:
+    from mmids.check import check
+
+    report = check(f, derivative, x, verbose=False, **kw)
+    return report, " | ".join(report.hints)
+
+
+def test_mmids_check_diagnoses_common_mistakes(rng, capsys) -> None:
+    from mmids.check import check
+
+    A = rng.standard_normal((3, 4))
+    x = rng.standard_normal(4)
+    f_sq = lambda u: float(np.sum(u**2))
+
+    report, hints = _hints_for(f_sq, lambda u: -2 * u, x)
+    assert not report.ok and "wrong sign" in hints
+    report, hints = _hints_for(f_sq, lambda u: u, x)
+    assert not report.ok and "0.5 times the right answer" in hints
+    report, hints = _hints_for(lambda u: A @ u, lambda u: A.T, x)
+    assert not report.ok and "transpose is right" in hints and "shape (4, 3)" in hints
+    B = rng.standard_normal((4, 4))
+    report, hints = _hints_for(lambda u: B @ u, lambda u: B.T, x)
+    assert not report.ok and "transpose is right" in hints
+    report, hints = _hints_for(f_sq, lambda u: (2 * u)[:, None], x)
+    assert not report.ok and "reshape the result to (4,)" in hints
+    report, hints = _hints_for(f_sq, lambda u: np.full(4, np.nan), x)
+    assert not report.ok and "NaN or inf" in hints
+    report, hints = _hints_for(f_sq, lambda u: np.zeros(4), x)
+    assert not report.ok and "all zeros" in hints
+
+    def broken(u: np.ndarray) -> np.ndarray:
+        raise KeyError("oops")
+
+    report = check(f_sq, broken, x)
+    out = capsys.readouterr().out
+    assert not report.ok and "FAILED: `broken`" in out and "raised KeyError" in out
+
+
+def test_mmids_check_names_the_worst_entry(capsys) -> None:
+    from mmids.check import check
+
+    x = np.linspace(-1, 1, 6)
+
+    def almost(u: np.ndarray, p: np.ndarray) -> np.ndarray:
+        v = np.cos(u) * p
+        v[4] = 0.0
+        return v
+
+    report = check(np.sin, almost, x, p=np.ones(6))
+    out = capsys.readouterr().out
+    assert not report.ok and report.worst[0][0] == (4,)
+    assert "(4,): finite differences" in out and "1 of 6 entries" in out
+    with pytest.raises(ValueError, match="kind must be"):
+        check(np.sin, almost, x, kind="hessian")
+    with pytest.raises(ValueError, match="pass kind="):
+        check(np.sin, lambda *a: a[0], x)
+    with pytest.raises(ValueError, match="needs a scalar f"):
+        check(np.sin, np.cos, x, kind="gradient")
