@@ -141,29 +141,29 @@ def screen_source(source: str) -> str | None:
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
-                if _is_forbidden(alias.name):
-                    return _refusal(f"`import {alias.name}`")
+                if is_forbidden_module(alias.name):
+                    return refusal_message(f"`import {alias.name}`")
         elif isinstance(node, ast.ImportFrom):
             module = node.module or ""
             if module == "mmids" and all(a.name in _ALLOWED_FROM_MMIDS for a in node.names):
                 continue
-            if _is_forbidden(module) or any(
-                _is_forbidden(f"{module}.{a.name}") for a in node.names
+            if is_forbidden_module(module) or any(
+                is_forbidden_module(f"{module}.{a.name}") for a in node.names
             ):
-                return _refusal(f"`from {module} import ...`")
+                return refusal_message(f"`from {module} import ...`")
         elif isinstance(node, ast.Name) and node.id in FORBIDDEN_CALLS:
-            return _refusal(f"`{node.id}`")
+            return refusal_message(f"`{node.id}`")
         elif isinstance(node, ast.Attribute) and node.attr in {"modules", "__import__"}:
-            return _refusal(f"`.{node.attr}`")
+            return refusal_message(f"`.{node.attr}`")
     return None
 
 
-def _is_forbidden(module: str) -> bool:
+def is_forbidden_module(module: str) -> bool:
     parts = module.split(".")
     return any(".".join(parts[:i]) in FORBIDDEN_MODULES for i in range(1, len(parts) + 1))
 
 
-def _refusal(what: str) -> str:
+def refusal_message(what: str) -> str:
     return (
         f"Refused: this answer uses {what}. Answers must compute the derivative themselves with "
         "numpy; automatic-differentiation libraries (torch, jax, autograd, ...), the mmids "

@@ -1,0 +1,39 @@
+"""nbgrader configuration of the course (run nbgrader commands from this directory).
+
+The hidden tests call ``autograders.hidden``, which relies on ``autograders.guard`` having been
+imported when the kernel started, before any student cell ran: the kernel gets an IPython
+``exec_lines`` that puts the repository root on ``sys.path`` and imports the guard.
+Feedback is generated with the hidden tests removed, so students never see them.
+"""
+
+import json
+import os
+from pathlib import Path
+
+c = get_config()  # noqa: F821  (provided by nbgrader when it loads this file)
+
+HERE = Path(__file__).resolve().parent
+# The repository holding autograders/ (override with MMIDS_REPO for a course copied elsewhere).
+REPO = Path(os.environ.get("MMIDS_REPO", HERE.parent)).resolve()
+
+c.CourseDirectory.root = str(HERE)
+c.CourseDirectory.course_id = "mmids-autodiff"
+c.CourseDirectory.db_url = os.environ.get("MMIDS_GRADEBOOK_URL", f"sqlite:///{HERE / 'gradebook.db'}")
+
+# Start every grading kernel with the pristine references captured (see autograders/guard.py).
+_startup = f"import sys; sys.path.insert(0, {json.dumps(str(REPO))}); import autograders.guard"
+c.Execute.extra_arguments = [
+    f"--IPKernelApp.exec_lines={_startup}",
+    "--HistoryManager.hist_file=:memory:",
+]
+c.Execute.timeout = 60
+c.Execute.interrupt_on_timeout = True
+
+# Release notebooks and feedback: solutions and hidden tests removed.
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+c.ClearHiddenTests.enforce_metadata = True
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "nbgrader.preprocessors.ClearHiddenTests",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]
