@@ -35,7 +35,7 @@ EPS = 1e-8
 def _data() -> tuple[np.ndarray, np.ndarray, str]:
     from mmids.datasets import load_mnist
 
-    mnist = load_mnist()
+    mnist = load_mnist(source="subset")
     X = np.ascontiguousarray(mnist.X_train, dtype=np.float64)
     return X, np.asarray(mnist.y_train, dtype=np.int64), mnist.source
 
