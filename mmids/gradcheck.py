@@ -261,6 +261,8 @@ class CheckReport:
     def combine(cls, name: str, parts: Sequence[CheckReport]) -> CheckReport:
         """One report for several checks: ok iff all are; the worst entries of the worst part."""
         parts = list(parts)
+        if not parts:
+            raise ValueError("CheckReport.combine needs at least one report")
         failing = [r for r in parts if not r.ok]
         lead = max(failing or parts, key=lambda r: _nan_to_inf(r.max_rel_error))
         return cls(
