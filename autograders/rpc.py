@@ -74,7 +74,7 @@ def opaque(type_name: str) -> Opaque:
 def _type_name(obj: Any) -> str:
     cls = type(obj)
     module = getattr(cls, "__module__", "") or ""
-    name = getattr(cls, "__qualname__", cls.__name__)
+    name = cls.__name__
     return name if module == "builtins" else f"{module}.{name}"
 
 
