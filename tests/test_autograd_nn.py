@@ -1,0 +1,163 @@
+"""mmids.autograd.nn (Linear, MLP, losses, SGD) and mmids.autograd.draw."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import mmids.autograd as ad
+from mmids import datasets
+from mmids import gradcheck as gc
+from mmids.autograd import AutogradValue as V
+from mmids.autograd import nn
+
+pytestmark = pytest.mark.task_autograd
+
+
+def _torch_mlp(net: nn.MLP) -> torch.nn.Sequential:
+    layers: list[torch.nn.Module] = []
+    for k, layer in enumerate(net.layers):
+        n_in, n_out = layer.weight_t.shape
+        lin = torch.nn.Linear(n_in, n_out).double()
+        with torch.no_grad():
+            lin.weight.copy_(torch.from_numpy(layer.weight_t.value.T.copy()))
+            lin.bias.copy_(torch.from_numpy(layer.bias.value + 0.1 * np.arange(n_out)))
+        layer.bias.value = layer.bias.value + 0.1 * np.arange(n_out)  # non-zero biases
+        layers.append(lin)
+        if k < len(net.layers) - 1:
+            layers.append(torch.nn.ReLU())
+    return torch.nn.Sequential(*layers)
+
+
+def test_mlp_loss_and_gradients_match_torch() -> None:
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((7, 5)), rng.integers(0, 3, size=7)
+    net = nn.MLP([5, 4, 6, 3], activation="relu", seed=1)
+    tnet = _torch_mlp(net)
+    for loss_fn in (nn.softmax_cross_entropy, nn.softmax_cross_entropy_composed):
+        L = loss_fn(net(X), y)
+        L.backward()
+        tnet.zero_grad()
+        Lt = torch.nn.functional.cross_entropy(tnet(torch.from_numpy(X)), torch.from_numpy(y))
+        Lt.backward()
+        gc.assert_close(Lt.item(), L.value, rtol=1e-12, name=loss_fn.__name__)
+        torch_params = list(tnet.parameters())
+        for k, layer in enumerate(net.layers):
+            gc.assert_close(torch_params[2 * k].grad.numpy().T, layer.weight_t.grad, rtol=1e-10,
+                            name=f"layer {k} weight")
+            gc.assert_close(torch_params[2 * k + 1].grad.numpy(), layer.bias.grad, rtol=1e-10,
+                            name=f"layer {k} bias")
+
+
+def test_fused_loss_vjp_and_jvp_against_finite_differences() -> None:
+    rng = np.random.default_rng(1)
+    z, labels = 3 * rng.standard_normal((6, 4)), rng.integers(0, 4, size=6)
+    loss = lambda v: nn.softmax_cross_entropy(v, labels)  # noqa: E731
+    f = lambda zz: np.asarray(loss(V(zz)).value)  # noqa: E731
+    report = gc.check_vjp(f, lambda zz, p: ad.vjp(loss, zz, p)[1], z, rng=2)
+    assert report.ok, str(report)
+    dz = rng.standard_normal(z.shape)
+    _, t = ad.jvp(loss, z, dz)
+    assert t == pytest.approx(float(gc.numerical_gradient(f, z).ravel() @ dz.ravel()), rel=1e-6)
+
+
+def test_fused_loss_is_finite_for_huge_logits() -> None:
+    z = V(np.array([[1000.0, -1000.0, 0.0], [0.0, 800.0, -5.0]]))
+    L = nn.softmax_cross_entropy(z, np.array([0, 0]))
+    L.backward()
+    assert np.isfinite(L.value) and L.value == pytest.approx(800.0 / 2)
+    gc.assert_close(np.array([[0.0, 0.0, 0.0], [-0.5, 0.5, 0.0]]), z.grad, atol=1e-12)
+
+
+def test_sgd_with_momentum_follows_its_formula() -> None:
+    w = V(np.array([1.0, -2.0]))
+    opt = nn.SGD([w], lr=0.1, momentum=0.5)
+    grads = [np.array([1.0, 1.0]), np.array([2.0, -1.0])]
+    v, expected = np.zeros(2), np.array([1.0, -2.0])
+    for g in grads:
+        w.grad = g
+        opt.step()
+        v = 0.5 * v - 0.1 * g
+        expected = expected + v
+    gc.assert_close(expected, w.value)
+    opt.zero_grad()
+    assert w.grad == 0
+
+
+def test_two_moons_network_of_the_syllabus_learns() -> None:
+    X_train, X_test, y_train, y_test = datasets.two_moons(n_samples=1000, noise=0.2, seed=0)
+    net = nn.MLP([2, 264, 2, 2], activation="relu", seed=0)
+    opt = nn.SGD(net.parameters(), lr=0.01, momentum=0.99)
+    first = None
+    for _ in range(300):
+        L = nn.softmax_cross_entropy(net(X_train), y_train)
+        first = L.value if first is None else first
+        L.backward()
+        opt.step()
+    assert L.value < 0.5 * first
+    assert nn.accuracy(net(X_test), y_test) > 0.93
+    latent = net.activations(X_test)[-2]
+    assert latent.shape == (len(y_test), 2)
+
+
+def test_mlp_on_the_mnist_subset() -> None:
+    mnist = datasets.load_mnist(source="subset")
+    net = nn.MLP([784, 32, 10], seed=0)
+    opt = nn.SGD(net.parameters(), lr=0.1, momentum=0.9)
+    rng = np.random.default_rng(0)
+    chance = nn.accuracy(net(mnist.X_test), mnist.y_test)
+    for _ in range(2):
+        order = rng.permutation(len(mnist.y_train))
+        for start in range(0, len(order), 32):
+            batch = order[start : start + 32]
+            L = nn.softmax_cross_entropy(net(mnist.X_train[batch]), mnist.y_train[batch])
+            L.backward()
+            opt.step()
+    assert chance < 0.3
+    assert nn.accuracy(net(mnist.X_test), mnist.y_test) > 0.85
+
+
+def test_nn_errors_are_clear() -> None:
+    with pytest.raises(ValueError, match="5 features"):
+        nn.Linear(5, 2)(np.ones((3, 4)))
+    with pytest.raises(ValueError, match="activation must be one of"):
+        nn.MLP([2, 3], activation="swish")
+    with pytest.raises(ValueError, match=r"labels must lie in 0\.\.2"):
+        nn.softmax_cross_entropy(V(np.ones((2, 3))), np.array([0, 3]))
+    with pytest.raises(ValueError, match=r"need logits \(N, K\) and labels \(N,\)"):
+        nn.softmax_cross_entropy(V(np.ones((2, 3))), np.array([0, 1, 2]))
+    with pytest.raises(ValueError, match="lr > 0"):
+        nn.SGD([], lr=-1.0)
+
+
+# ---- draw ------------------------------------------------------------------------------------
+
+
+def test_draw_shows_operation_value_and_grad_of_every_node() -> None:
+    x, w = V(1.5), V(-0.8)
+    L = -ad.log(ad.sigmoid(w * x**2))
+    L.backward()
+    dot = ad.draw(L)
+    src = dot.source
+    for op in ("var", "pow", "mul", "sigmoid", "log", "neg"):
+        assert f"{op} |" in src
+    assert f"grad {x.grad:.4g}" in src and f"value {L.value:.4g}" in src
+    assert src.count("->") == 6 + 1  # six edges between nodes, one from the constant 2
+    svg = dot.pipe(format="svg").decode()
+    assert svg.lstrip().startswith("<?xml") and "sigmoid" in svg
+
+
+def test_draw_summarises_arrays_and_rejects_non_nodes() -> None:
+    a = V(np.ones((3, 4)))
+    src = ad.draw(ad.sum(a * 2.0)).source
+    assert "array(3, 4)" in src
+    with pytest.raises(TypeError, match="AutogradValue"):
+        ad.draw(3.0)
+
+
+def test_draw_without_dot_program_warns_clearly(monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.warns(UserWarning, match="apt-get install graphviz"):
+        dot = ad.draw(V(2.0) * 3.0)
+    assert "mul" in dot.source
