@@ -191,10 +191,12 @@ class Gradebook:
         self._end_read(cur)
         return [CellResult(r[0], float(r[1]), float(r[2]), r[3]) for r in rows]
 
-    def counts(self) -> tuple[int, int]:
-        """(number of submission rows, number of cell-grade rows)."""
+    def counts(self, assignment: str) -> tuple[int, int]:
+        """(number of submission rows, number of cell-grade rows) of ``assignment``."""
         cur = self._conn.cursor()
-        cur.execute("SELECT (SELECT COUNT(*) FROM submissions), (SELECT COUNT(*) FROM grades)")
+        cur.execute(self._sql(
+            "SELECT (SELECT COUNT(*) FROM submissions WHERE assignment = ?), "
+            "(SELECT COUNT(*) FROM grades WHERE assignment = ?)"), (assignment, assignment))
         n_sub, n_grades = cur.fetchone()
         self._end_read(cur)
         return int(n_sub), int(n_grades)

@@ -225,7 +225,7 @@ def test_honest_students_get_full_marks_next_to_the_attacks(attack_batch: dict) 
     with Gradebook(f"sqlite:///{attack_batch['db']}") as gb:
         stored = gb.recorded("vjps")
         assert stored["honest_a"].score == 15 and len(stored) == len(ATTACKS) + 2
-        assert gb.counts() == (len(ATTACKS) + 2, (len(ATTACKS) + 2) * 9)
+        assert gb.counts("vjps") == (len(ATTACKS) + 2, (len(ATTACKS) + 2) * 9)
 
 
 @pytest.mark.parametrize("attack", ATTACKS, ids=[a.name for a in ATTACKS])
