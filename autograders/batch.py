@@ -40,9 +40,12 @@ MAX_NOTEBOOK_BYTES = 32 * 2**20
 
 
 # -------------------------------------------------------------------------------- reading
-def answer_cells(notebook: str | Path) -> dict[str, str]:
-    """``{grade_id: source}`` of the nbgrader answer (solution) code cells, in notebook order.
+def notebook_cells(notebook: str | Path) -> tuple[list[tuple[str, str]], dict[str, str]]:
+    """``(setup, answers)`` of a submitted notebook.
 
+    ``answers`` maps the grade_id of every nbgrader answer (solution) code cell to its source,
+    in notebook order; ``setup`` lists ``(grade_id, source)`` of the locked, ungraded code cells
+    before the first answer cell (the notebook's imports), which the answers may rely on.
     Raises ``ValueError`` with a plain-words reason if the file is not a readable notebook.
     """
     import nbformat
@@ -54,16 +57,25 @@ def answer_cells(notebook: str | Path) -> dict[str, str]:
         nb = nbformat.read(path, as_version=4)
     except Exception as exc:  # noqa: BLE001 - any parse failure is the submission's fault
         raise ValueError(f"the notebook could not be read ({type(exc).__name__}: {exc})") from None
-    cells: dict[str, str] = {}
+    setup: list[tuple[str, str]] = []
+    answers: dict[str, str] = {}
     for cell in nb.get("cells", []):
         meta = cell.get("metadata", {}).get("nbgrader", {})
-        if cell.get("cell_type") != "code" or not meta.get("solution"):
+        source = cell.get("source", "")
+        if cell.get("cell_type") != "code" or not isinstance(source, str):
             continue
         grade_id = meta.get("grade_id")
-        source = cell.get("source", "")
-        if isinstance(grade_id, str) and isinstance(source, str) and grade_id not in cells:
-            cells[grade_id] = source
-    return cells
+        if meta.get("solution"):
+            if isinstance(grade_id, str) and grade_id not in answers:
+                answers[grade_id] = source
+        elif not answers and meta.get("locked") and not meta.get("grade"):
+            setup.append((str(grade_id or f"setup-{len(setup)}"), source))
+    return setup, answers
+
+
+def answer_cells(notebook: str | Path) -> dict[str, str]:
+    """``{grade_id: source}`` of the nbgrader answer code cells, in notebook order."""
+    return notebook_cells(notebook)[1]
 
 
 def sha256_of(path: str | Path) -> str:
@@ -208,14 +220,14 @@ def grade_submission(assignment: str | Assignment, notebook: str | Path, *,
     path = Path(notebook)
     sha = sha256_of(path)
     try:
-        sources = answer_cells(path)
+        setup, sources = notebook_cells(path)
     except ValueError as exc:
         results = [CellResult(c.grade_id, 0.0, c.max_points, f"No credit: {exc}.")
                    for c in spec.checks]
         return SubmissionResult(spec.name, student, str(path), sha, results, [str(exc)],
                                 time.perf_counter() - start)
     wanted = set(spec.answer_ids) or {c.answer_id for c in spec.checks}
-    cells = [(g, s) for g, s in sources.items() if g in wanted]
+    cells = setup + [(g, s) for g, s in sources.items() if g in wanted]
     caller = RemoteCaller(cells, spec.driver_source, limits, sandboxed=sandboxed)
     results = []
     try:
