@@ -36,12 +36,9 @@ import numpy as np
 
 Value = Any  # a float or a float64 numpy array
 
-_CONSTANT_TYPES = (numbers.Real, np.ndarray)
-
-
 def is_operand(x: object) -> bool:
     """True for things an operation accepts: nodes, real numbers and numpy arrays."""
-    return isinstance(x, (AutogradValue, *_CONSTANT_TYPES)) and not isinstance(x, bool)
+    return isinstance(x, _OPERAND_TYPES) and type(x) is not bool
 
 
 def as_value(x: object) -> Value:
@@ -215,20 +212,23 @@ class AutogradValue:
         return ops.MatMul(self, other)
 
 
+_OPERAND_TYPES = (AutogradValue, float, int, np.ndarray, numbers.Real)  # common ones first
+
+
 def topological_order(root: AutogradValue) -> list[AutogradValue]:
     """Every node ``root`` depends on, each listed after all of its parents (root last).
 
     Depth-first search with an explicit stack instead of recursion, so a chain of a million
     nodes does not hit Python's recursion limit. A node stays on the stack while its parents
-    are pushed above it; when it is on top again, all of them have been emitted, so it is next.
+    are pushed above it; when it is on top again, all of them are listed, so it is listed next.
     """
     order: list[AutogradValue] = []
-    visited: set[AutogradValue] = set()  # parents pushed on the stack
-    done: set[AutogradValue] = set()  # already in ``order``
+    visited: set[AutogradValue] = set()  # nodes whose parents have been pushed
+    done: set[AutogradValue] = set()  # nodes already in ``order``
     stack = [root]
     while stack:
         node = stack[-1]
-        if node in visited:  # second time on top: all its parents are in ``order``
+        if node in visited:  # on top again: all its parents are in ``order`` now
             stack.pop()
             if node not in done:
                 done.add(node)
