@@ -15,8 +15,10 @@ All use one thread (numpy's BLAS limited by threadpoolctl, ``torch.set_num_threa
 from the same weights, visit the rows in the same shuffled order and per mini-batch do forward,
 loss, count of correct predictions, backward and the Adam step, so they compute the same numbers
 (the table prints each one's training loss after the first epoch). Each epoch is timed ``REPEATS``
-times, interleaving the implementations, and the best time is kept (the minimum filters out
-interference from other processes on a shared machine); the ratios come from this one run.
+times, interleaving the implementations; the time is the CPU time of this process
+(``time.process_time``, equal to the wall time of these single-threaded runs on an idle machine,
+but not inflated by other processes on a shared one) and the best of the repeats is kept. The
+ratios come from this one run.
 """
 
 from __future__ import annotations
@@ -262,9 +264,9 @@ def _time_epochs(
     for r in range(REPEATS):
         order = rng.permutation(X.shape[0])
         for name, run in epochs.items():
-            start = time.perf_counter()
+            start = time.process_time()
             loss = run(X, y, bs, order)
-            times[name].append(time.perf_counter() - start)
+            times[name].append(time.process_time() - start)
             if r == 0:
                 first_loss[name] = loss
     return {k: min(v) for k, v in times.items()}, first_loss
@@ -280,7 +282,7 @@ def main() -> None:
     print(f"data: {source}, {X.shape[0]} training rows; model 784-32-10 sigmoid MLP, "
           f"softmax cross-entropy, Adam(lr={LR})")
     print(f"1 thread (numpy BLAS via threadpoolctl, torch.set_num_threads(1)); "
-          f"best of {REPEATS} epochs each (interleaved; the minimum filters out other processes); "
+          f"CPU time, best of {REPEATS} epochs each (interleaved); "
           "all in the dtype of the row")
     old_threads = torch.get_num_threads()
     torch.set_num_threads(1)

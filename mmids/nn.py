@@ -204,7 +204,7 @@ class Linear(Module):
         # ∂L/∂W = Σ_n p_n ⊗ x_n = P^T X (kron.linear_vjp_params, shaped like W), into its buffer
         np.matmul(P.T, X, out=self.weight.grad)
         if self.bias is not None:
-            np.sum(P, axis=0, out=self.bias.grad)
+            P.sum(axis=0, out=self.bias.grad)
         # ∂L/∂X: row n is W^T p_n (kron.linear_vjp_input), i.e. P W
         return P @ self.weight.value if need_input_grad else None
 

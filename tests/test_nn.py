@@ -338,7 +338,7 @@ def mnist():
     return load_mnist(source="subset")
 
 
-def test_mnist_sigmoid_mlp_mmids_accuracy_comparable_to_torch(mnist, one_torch_thread):
+def test_mnist_sigmoid_mlp_test_accuracy_mmids_nn_comparable_to_torch(mnist, one_torch_thread):
     """784-32-10 sigmoid MLP, Adam(1e-3), batch 32, 3 epochs, float64: same init, same data order
     and hyperparameters in mmids.nn and torch; both test accuracies appear in the message."""
     epochs, bs, seed = 3, 32, 0
