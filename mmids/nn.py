@@ -325,7 +325,16 @@ class Sequential(Module):
     gradients into another); each ``Parameter.value``/``grad`` becomes a view into it
     (``self.packed`` is the pack itself). Optimisers and ``clip_grad_norm`` recognise a complete
     pack and update it in one go. All parameters must share one dtype.
+
+    With ``record = True`` the model also keeps, after each call, ``activations`` (the input and
+    the output of every layer: ``[X, layer_1(X), …]``) and, after ``backward``, ``gradients``
+    (``∂L/∂`` of each of those, same shapes; the entry for ``X`` is None when not computed), e.g.
+    for histograms of hidden activations and of the gradients flowing back through them.
     """
+
+    record: bool = False
+    activations: list[Array]
+    gradients: list[Array | None]
 
     def __init__(self, *layers: Module) -> None:
         if len(layers) == 1 and isinstance(layers[0], (list, tuple)):
@@ -363,15 +372,28 @@ class Sequential(Module):
         return list(self._params)
 
     def forward(self, X: ArrayLike) -> Array:
+        if self.record:
+            self.activations = [np.asarray(X)]
+            for layer in self.layers:
+                self.activations.append(layer.forward(self.activations[-1]))
+            return self.activations[-1]
         for layer in self.layers:
             X = layer.forward(X)
         return X  # type: ignore[return-value]
 
     def backward(self, P: Array, need_input_grad: bool = True) -> Array | None:
         layers = self.layers
+        if self.record:
+            self.gradients = [P]
         for i in range(len(layers) - 1, 0, -1):
             P = layers[i].backward(P)  # type: ignore[assignment]
-        return layers[0].backward(P, need_input_grad)
+            if self.record:
+                self.gradients.append(P)
+        out = layers[0].backward(P, need_input_grad)
+        if self.record:
+            self.gradients.append(out)
+            self.gradients.reverse()
+        return out
 
     def __repr__(self) -> str:
         inner = ",\n  ".join(repr(layer) for layer in self.layers)

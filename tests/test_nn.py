@@ -175,6 +175,30 @@ def test_sequential_packs_parameters_as_views(rng):
     assert np.shares_memory(l2.weight.grad, model.packed.grad)
 
 
+def test_sequential_records_activations_and_their_gradients(rng):
+    model = nn.Sequential(nn.Linear(4, 6, rng=1), nn.ReLU(), nn.Linear(6, 3, rng=2))
+    X, labels = rng.standard_normal((5, 4)), rng.integers(0, 3, 5)
+    loss = nn.SoftmaxCrossEntropy()
+    loss.forward(model.forward(X), labels)
+    assert not hasattr(model, "activations")
+    model.record = True
+    Z = model.forward(X)
+    loss.forward(Z, labels)
+    dX = model.backward(loss.backward())
+    ref = torch_mlp(model)
+    acts = [torch.tensor(X, requires_grad=True)]
+    for mod in ref:
+        acts.append(mod(acts[-1]))
+        acts[-1].retain_grad()
+    torch.nn.functional.cross_entropy(acts[-1], torch.tensor(labels)).backward()
+    assert [a.shape for a in model.activations] == [(5, 4), (5, 6), (5, 6), (5, 3)]
+    assert len(model.gradients) == 4
+    for ours_a, ours_g, t in zip(model.activations, model.gradients, acts, strict=True):
+        gradcheck.assert_close(t.detach().numpy(), ours_a, rtol=1e-12, atol=1e-14)
+        gradcheck.assert_close(t.grad.numpy(), ours_g, rtol=1e-10, atol=1e-14)
+    assert model.gradients[0] is dX
+
+
 def test_float32_model_keeps_float32_and_agrees_with_float64(rng):
     seed = 5
     m64 = nn.Sequential(nn.Linear(8, 6, rng=seed), nn.Sigmoid(), nn.Linear(6, 3, rng=seed + 1))
