@@ -56,8 +56,8 @@ def test(assignment: str, grade_id: str, points: float, visible: str = "") -> Ce
         f'autograders.hidden.run("{assignment}", "{grade_id}", globals())\n'
         "### END HIDDEN TESTS"
     )
-    head = ("# Graded cell: hidden tests compare your answer with finite differences and "
-            "PyTorch when the notebook is graded.\n")
+    head = ("# Graded cell. When the notebook is graded, hidden tests compare your answer\n"
+            "# with finite differences and PyTorch on many inputs (partial credit per case).\n")
     body = head + (visible.strip("\n") + "\n" if visible else "") + hidden
     return Cell("test", body, grade_id, points)
 

@@ -18,7 +18,9 @@ REPO = Path(os.environ.get("MMIDS_REPO", HERE.parent)).resolve()
 
 c.CourseDirectory.root = str(HERE)
 c.CourseDirectory.course_id = "mmids-autodiff"
-c.CourseDirectory.db_url = os.environ.get("MMIDS_GRADEBOOK_URL", f"sqlite:///{HERE / 'gradebook.db'}")
+c.CourseDirectory.db_url = os.environ.get(
+    "MMIDS_GRADEBOOK_URL", f"sqlite:///{HERE / 'gradebook.db'}"
+)
 
 # Start every grading kernel with the pristine references captured (see autograders/guard.py).
 _startup = f"import sys; sys.path.insert(0, {json.dumps(str(REPO))}); import autograders.guard"
@@ -35,5 +37,6 @@ c.ClearHiddenTests.enforce_metadata = True
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
     "nbgrader.preprocessors.ClearHiddenTests",
+    "autograders.course.ScrubTestTracebacks",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]

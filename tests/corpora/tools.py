@@ -13,7 +13,7 @@ import nbformat
 REPO = Path(__file__).resolve().parents[2]
 SOURCE = REPO / "exercises" / "source"
 
-_SOLUTION = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n", re.MULTILINE)
+_SOLUTION = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*(\n|$)", re.MULTILINE)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,213 @@
+"""The full nbgrader cycle on a temporary copy of the course (release, autograde, feedback, export).
+
+One ``nbgrader autograde`` batch grades: a blank release notebook, the reference solutions, a
+notebook of wrong answers (one per function; the whole corpora, correct variants included, go
+through the same in-kernel caller in ``test_exercises_corpus.py``), and four hostile
+submissions (an infinite loop, ``os._exit``, a syntax error, monkeypatching of numpy and
+mmids.gradcheck).  Each must score what it deserves without stopping the batch; the
+release and the feedback must not leak solutions or hidden tests.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import shutil
+import time
+
+import nbformat
+import pytest
+
+from autograders import course
+from tests.corpora import vjps as corpus
+from tests.corpora.tools import REPO, fill_release, reference_answers
+
+pytestmark = pytest.mark.slow
+
+A = "vjps"
+MAX = 15.0
+
+WRONG_IDS = ["dW-transposed", "sigmoid-value-not-derivative", "relu-times-value",
+             "tanh-square-missing", "softmax-diagonal-only", "ce-labels-missing",
+             "sce-overflow", "kron-order"]
+
+LOOP = """
+import numpy as np
+
+
+def relu_vjp(t, p):
+    t = np.asarray(t)
+    while t.size > 20:  # hangs on the larger hidden inputs only
+        pass
+    return np.where(t > 0, p, 0.0)
+"""
+CRASH = """
+import os
+import numpy as np
+
+
+def softmax_vjp(z, p):
+    if np.ndim(z) == 2:
+        os._exit(3)  # kills the kernel on the first batch
+    e = np.exp(z - np.max(z))
+    g = e / e.sum()
+    return g * (p - g @ p)
+"""
+SYNTAX = """
+import numpy as np
+
+
+def tanh_vjp(t, p)
+    return (1 - np.tanh(t) ** 2) * p
+"""
+PATCH_CELL = """
+import numpy, mmids.gradcheck
+numpy.allclose = lambda *a, **k: True
+numpy.isclose = lambda a, b, *r, **k: numpy.ones(numpy.broadcast(a, b).shape, bool)
+numpy.max = lambda *a, **k: 0.0
+
+class _Ok:
+    ok = True
+    worst = []
+    n_bad = 0
+
+mmids.gradcheck.compare = lambda *a, **k: _Ok()
+"""
+
+
+def _entry(entries: list, eid: str):
+    return next(e for e in entries if e.id == eid)
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    root = tmp_path_factory.mktemp("course")
+    shutil.copytree(REPO / "exercises" / "source", root / "source")
+    shutil.copy(REPO / "exercises" / "nbgrader_config.py", root / "nbgrader_config.py")
+    (root / "nbgrader_config.py").write_text(
+        (root / "nbgrader_config.py").read_text() + "\nc.Execute.timeout = 20\n")
+
+    t0 = time.perf_counter()
+    assert course.release(root, A) == 0
+    release_nb = nbformat.read(root / "release" / A / f"{A}.ipynb", as_version=4)
+
+    ref = reference_answers(A)
+    wrong = {e.function: e.source for e in (_entry(corpus.WRONG, i) for i in WRONG_IDS)}
+    submissions = {
+        "blank": fill_release(release_nb, {}),
+        "reference": fill_release(release_nb, ref),
+        "wrong": fill_release(release_nb, {**ref, **wrong}),
+        "loop": fill_release(release_nb, {**ref, "relu_vjp": LOOP}),
+        "crash": fill_release(release_nb, {**ref, "softmax_vjp": CRASH}),
+        "syntax": fill_release(release_nb, {**ref, "tanh_vjp": SYNTAX}),
+        "patch": fill_release(release_nb, {**ref, "softmax_vjp": _entry(
+            corpus.WRONG, "softmax-diagonal-only").source}, extra_cells=[PATCH_CELL]),
+    }
+    for student, nb in submissions.items():
+        target = root / "submitted" / student / A
+        target.mkdir(parents=True)
+        nbformat.write(nb, target / f"{A}.ipynb")
+    t1 = time.perf_counter()
+    proc = course.nbgrader(root, "autograde", A, "--force", timeout=900)
+    t2 = time.perf_counter()
+    assert course.feedback(root, A) == 0
+    assert course.export(root) == 0
+    with open(root / "grades.csv") as fh:
+        scores = {row["student_id"]: float(row["score"]) for row in csv.DictReader(fh)}
+    cells = {}
+    for student in submissions:
+        path = root / "autograded" / student / A / f"{A}.ipynb"
+        if path.exists():
+            cells[student] = _cell_outputs(nbformat.read(path, as_version=4))
+    print(f"\nnbgrader autograde: {len(submissions)} submissions in {t2 - t1:.1f} s "
+          f"({(t2 - t1) / len(submissions):.1f} s per submission); release took {t1 - t0:.1f} s")
+    return {"root": root, "scores": scores, "cells": cells, "log": proc.stderr,
+            "n": len(submissions)}
+
+
+def _cell_outputs(nb: nbformat.NotebookNode) -> dict[str, dict]:
+    out = {}
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type != "code" or not meta.get("grade"):
+            continue
+        text = "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
+        points = None
+        for o in cell.outputs:
+            if o.output_type == "execute_result":
+                points = float(o["data"]["text/plain"])
+        errors = [o for o in cell.outputs if o.output_type == "error"]
+        stderr = [o for o in cell.outputs if o.output_type == "stream" and o.name == "stderr"]
+        out[meta["grade_id"]] = {"text": text, "points": points, "error": bool(errors),
+                                 "stderr": bool(stderr), "max": meta["points"]}
+    return out
+
+
+def test_release_has_no_solutions_or_hidden_tests(graded: dict) -> None:
+    text = (graded["root"] / "release" / A / f"{A}.ipynb").read_text()
+    snippets = course.solution_snippets(graded["root"], A)
+    assert snippets, "the leak check needs solution lines to look for"
+    assert course.leaks(text, snippets) == []
+    assert "raise NotImplementedError()" in text
+
+
+def test_blank_scores_zero_and_reference_full(graded: dict) -> None:
+    assert graded["scores"]["blank"] == 0.0
+    assert graded["scores"]["reference"] == MAX
+    for gid, cell in graded["cells"]["reference"].items():
+        assert cell["points"] == cell["max"] and not cell["stderr"], (gid, cell["text"])
+
+
+def test_wrong_answers_lose_points_on_their_cell_with_named_mistake(graded: dict) -> None:
+    cells = graded["cells"]["wrong"]
+    for eid in WRONG_IDS:
+        entry = _entry(corpus.WRONG, eid)
+        cell = cells[entry.cell]
+        lost = cell["error"] or (cell["points"] is not None and cell["points"] < cell["max"])
+        assert lost, (eid, cell)
+        if not cell["error"]:  # a visible-test failure shows the assertion instead
+            assert entry.expect.lower() in cell["text"].lower(), (eid, cell["text"])
+    assert graded["scores"]["wrong"] < MAX / 2
+
+
+def test_infinite_loop_loses_only_the_hanging_cases(graded: dict) -> None:
+    cells = graded["cells"]["loop"]
+    relu = cells["test_relu_vjp"]
+    assert 0 < relu["points"] < relu["max"]
+    assert "did not return within" in relu["text"]
+    assert graded["scores"]["loop"] == MAX - relu["max"] + relu["points"]
+
+
+def test_crash_does_not_stop_the_batch(graded: dict) -> None:
+    # os._exit kills the kernel: nbgrader cannot finish that notebook, the crashing submission
+    # earns nothing it did not show, and every other submission is still graded.
+    assert graded["scores"].get("crash", 0.0) < MAX
+    assert set(graded["scores"]) >= {"blank", "reference", "wrong", "loop", "syntax", "patch"}
+
+
+def test_syntax_error_costs_only_its_function(graded: dict) -> None:
+    cells = graded["cells"]["syntax"]
+    assert cells["test_tanh_vjp"]["error"] or cells["test_tanh_vjp"]["points"] == 0
+    assert graded["scores"]["syntax"] == MAX - cells["test_tanh_vjp"]["max"]
+
+
+def test_monkeypatching_gains_nothing(graded: dict) -> None:
+    cells = graded["cells"]["patch"]
+    softmax = cells["test_softmax_vjp"]
+    # Same as the unpatched diagonal-only answer: 1 of 5 cases right.
+    assert softmax["points"] == pytest.approx(0.6), softmax["text"]
+    assert "only the diagonal" in softmax["text"]
+    assert graded["scores"]["patch"] == pytest.approx(MAX - 3 + 0.6)
+
+
+def test_no_stderr_in_any_test_cell(graded: dict) -> None:
+    for student, cells in graded["cells"].items():
+        for gid, cell in cells.items():
+            assert not cell["stderr"], (student, gid, cell["text"])
+
+
+def test_feedback_has_messages_but_no_hidden_tests(graded: dict) -> None:
+    html_path = graded["root"] / "feedback" / "wrong" / A / f"{A}.html"
+    text = html_path.read_text()
+    assert "only the diagonal" in text
+    assert not re.search(r"BEGIN HIDDEN TESTS|autograders\.hidden", text)
