@@ -29,12 +29,12 @@ Plain numbers and arrays are constants: they have no ``.grad`` (Python raises
 from __future__ import annotations
 
 import numbers
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 Value = Any  # a float or a float64 numpy array
+
 
 def is_operand(x: object) -> bool:
     """True for things an operation accepts: nodes, real numbers and numpy arrays."""
@@ -267,11 +267,6 @@ def broadcast_like(t: Value, like: Value) -> Value:
     if np.shape(t) == like.shape:
         return t
     return np.broadcast_to(t, like.shape).copy()
-
-
-def values(nodes: Sequence[Any]) -> list[Value]:
-    """The values of a list of nodes/constants (handy in tests and notebooks)."""
-    return [n.value if isinstance(n, AutogradValue) else n for n in nodes]
 
 
 from mmids.autograd import ops  # noqa: E402  (ops subclasses AutogradValue: import it last)

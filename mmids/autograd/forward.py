@@ -24,25 +24,19 @@ def tangents(
 ) -> dict[AutogradValue, Value]:
     """Forward sweep: the tangent of every node of the graph of ``output``.
 
-    ``seeds`` maps input nodes to their tangents ``dx`` (same shape as their values); nodes that
-    do not depend on a seeded input get tangent ``None`` (zero).
+    ``seeds`` maps input nodes to their tangents ``dx`` (same shape as their values). Nodes that
+    do not depend on a seeded input are left out (their tangent is zero).
     """
-    tangent: dict[int, Value | None] = {}
-    result: dict[AutogradValue, Value] = {}
-    for node in topological_order(output):
+    tangent: dict[AutogradValue, Value] = {}
+    for node in topological_order(output):  # parents first
         if node in seeds:
-            t = seeds[node]
-        else:
-            parent_tangents = [
-                tangent.get(id(p)) if isinstance(p, AutogradValue) else None
-                for p in node.parents
-            ]
-            has_any = any(t is not None for t in parent_tangents)
-            t = node.jvp(*parent_tangents) if has_any else None
-        tangent[id(node)] = t
-        if t is not None:
-            result[node] = t
-    return result
+            tangent[node] = seeds[node]
+            continue
+        parent_tangents = [tangent.get(p) if isinstance(p, AutogradValue) else None
+                           for p in node.parents]
+        if any(t is not None for t in parent_tangents):
+            tangent[node] = node.jvp(*parent_tangents)
+    return tangent
 
 
 def _evaluate(f: Callable[[AutogradValue], Any], x: Any) -> tuple[AutogradValue, Any]:

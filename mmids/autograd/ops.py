@@ -59,7 +59,7 @@ def _array_log(a: Value) -> Value:
         warnings.warn(
             "log of a non-positive value: the result has -inf (at 0) or nan (below 0)",
             RuntimeWarning,
-            stacklevel=5,
+            stacklevel=6,  # the caller of log(x) or x.log()
         )
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.log(a)
