@@ -336,6 +336,20 @@ def _grade_and_record(sub: Submission) -> dict[str, Any]:
             "notes": result.notes}
 
 
+def _no_student(name: str, *args: Any) -> Any:
+    raise StudentCodeError("warm-up: no student code")
+
+
+def warm_up(spec: Assignment) -> None:
+    """Run every check once against no student, before forking grader processes.
+
+    Checks build their seeded inputs and oracle values on first use and keep them, so the
+    forked grader processes inherit them instead of each recomputing them.
+    """
+    for check in spec.checks:
+        core.run_check(spec, check, _no_student)
+
+
 @dataclass
 class BatchReport:
     graded: list[dict[str, Any]]
@@ -405,6 +419,7 @@ def run_batch(assignment: str | Assignment, submitted: str | Path | Sequence[Sub
             skipped.append(sub.student)
         else:
             todo.append(sub)
+    warm_up(spec)
     graded: list[dict[str, Any]] = []
     ctx = multiprocessing.get_context("fork")
     bar = tqdm(total=len(todo), desc=f"grading {spec.name}", unit="nb", disable=not progress)
