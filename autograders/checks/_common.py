@@ -63,6 +63,7 @@ class Case:
     batch_size: int | None = None
     hint_on_error: str = ""
     hint_nonfinite: str = ""
+    returns_tuple: bool = False  # the function returns a tuple even for a single output
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -176,7 +177,7 @@ def _run_case(call: Caller, fn_name: str, case: Case) -> list[str]:
     except StudentCodeError as exc:
         return [f"`{fn_name}` failed: {exc}", case.hint_on_error]
     outs = case.outputs
-    if len(outs) == 1:
+    if len(outs) == 1 and not case.returns_tuple:
         received: tuple[Any, ...] = (result,)
     else:
         names = ", ".join(o.name for o in outs)

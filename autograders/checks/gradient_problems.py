@@ -1,0 +1,247 @@
+"""Checks for the ``gradient_problems`` assignment: clipping, Glorot initialisation, variances.
+
+Student functions (answer cell grade_id = function name):
+
+* ``clip_grad_norm(grads, c)``: ``g' = min(1, c/‖g‖) g`` where ``g`` is the concatenation of
+  every array in the list ``grads``; returns the list of clipped arrays (same shapes);
+* ``glorot_init(n_in, n_out, seed)``: an ``(n_out, n_in)`` matrix of independent zero-mean
+  entries with variance ``2/(n_in + n_out)`` drawn from ``np.random.default_rng(seed)``;
+* ``layer_statistics(X, Ws)``: for the tanh network ``h_0 = X``, ``h_i = tanh(h_{i-1} W_i^T)``
+  and the loss ``L = Σ h_L``, the variances ``(var(h_1), …, var(h_L))`` and
+  ``(var(∂L/∂W_1), …, var(∂L/∂W_L))`` as two arrays of length L.
+
+The driver turns the list-valued functions into array-in / array-out calls.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from autograders.checks._common import Case, Output, judge, rng_for
+from autograders.core import Assignment, Caller, CellResult, Check, StudentCodeError
+
+DRIVER = '''
+def _drv_clip_grad_norm(c, *grads):
+    out = clip_grad_norm([g.copy() for g in grads], c)
+    if not isinstance(out, (list, tuple)):
+        raise TypeError(f"clip_grad_norm must return a list of arrays, got {type(out).__name__}")
+    if len(out) != len(grads):
+        raise ValueError(f"clip_grad_norm returned {len(out)} arrays for {len(grads)} gradients")
+    return tuple(out)
+
+
+def _drv_layer_statistics(X, *Ws):
+    out = layer_statistics(X, list(Ws))
+    if not isinstance(out, (list, tuple)) or len(out) != 2:
+        raise TypeError("layer_statistics must return a pair (activation variances, "
+                        "gradient variances)")
+    return tuple(out)
+'''
+
+
+# --------------------------------------------------------------------------------------------
+# clip_grad_norm
+# --------------------------------------------------------------------------------------------
+
+
+def _clip_cases(grade_id: str) -> list[Case]:
+    rng = rng_for(grade_id)
+    cases = []
+    for label, shapes, c, scale in [
+        ("one vector, norm above c", [(6,)], 1.0, 3.0),
+        ("three arrays, total norm above c", [(3, 4), (4,), (2, 2)], 2.0, 2.0),
+        ("three arrays, total norm below c (unchanged)", [(3, 4), (4,), (2, 2)], 50.0, 1.0),
+        ("two arrays, one of them all zeros", [(5,), (3, 3)], 0.5, 1.0),
+    ]:
+        grads = [scale * rng.standard_normal(s) for s in shapes]
+        if "zeros" in label:
+            grads[0] = np.zeros(shapes[0])
+        norm = np.sqrt(sum(float(np.sum(g * g)) for g in grads))
+        factor = min(1.0, c / norm)
+        outputs = []
+        for i, g in enumerate(grads):
+            separately = g * min(1.0, c / max(float(np.linalg.norm(g)), 1e-300))
+            cands = [
+                ("each array was clipped by its own norm; clip by the norm of ALL gradients "
+                 "together", separately),
+                ("it always rescales to norm c (min(1, ·) is missing: small gradients must stay "
+                 "unchanged)", g * (c / norm)),
+            ]
+            outputs.append(Output(f"clipped gradient {i}", g * factor, None, cands))
+        cases.append(Case(label, (float(c), *grads), tuple(outputs), returns_tuple=True))
+    return cases
+
+
+# --------------------------------------------------------------------------------------------
+# glorot_init: a statistical check
+# --------------------------------------------------------------------------------------------
+
+
+def _glorot_check(call: Caller) -> CellResult:
+    gid, pts = "test_glorot_init", 2.0
+    lines = []
+    earned = 0.0
+    shapes = [(400, 300), (784, 128), (64, 1000)]
+    for n_in, n_out in shapes:
+        label = f"n_in={n_in}, n_out={n_out}"
+        try:
+            W = call("glorot_init", n_in, n_out, 7)
+            W_again = call("glorot_init", n_in, n_out, 7)
+            W_other = call("glorot_init", n_in, n_out, 8)
+        except StudentCodeError as exc:
+            lines.append(f"✗ {label}: `glorot_init` failed: {exc}")
+            continue
+        problem = _judge_glorot(W, W_again, W_other, n_in, n_out)
+        if problem:
+            lines.append(f"✗ {label}: {problem}")
+        else:
+            earned += 1
+            lines.append(f"✓ {label}")
+    points = pts * earned / len(shapes)
+    head = (f"glorot_init, variance 2/(n_in + n_out): {earned:g} of {len(shapes)} cases right "
+            f"({points:.3g} of {pts:g} points).")
+    return CellResult(gid, points, pts, "\n".join([head, *lines]))
+
+
+def _judge_glorot(W: object, W_again: object, W_other: object, n_in: int, n_out: int) -> str:
+    if not isinstance(W, np.ndarray):
+        return f"the result is a {type(W).__name__}, not a numpy array"
+    if W.shape != (n_out, n_in):
+        if W.shape == (n_in, n_out):
+            return (f"shape {W.shape} should be (n_out, n_in) = {(n_out, n_in)}: it is "
+                    "transposed (rows are output units)")
+        return f"shape {W.shape} should be (n_out, n_in) = {(n_out, n_in)}"
+    if W.dtype.kind != "f" or not np.all(np.isfinite(W)):
+        return "the entries must be finite floating-point numbers"
+    if not (isinstance(W_again, np.ndarray) and np.array_equal(W, W_again)):
+        return "the same seed gave different matrices: draw from np.random.default_rng(seed)"
+    if isinstance(W_other, np.ndarray) and np.array_equal(W, W_other):
+        return "different seeds gave the same matrix: draw from np.random.default_rng(seed)"
+    n = W.size
+    target = 2.0 / (n_in + n_out)
+    var = float(np.var(W))
+    mean = float(np.mean(W))
+    if abs(mean) > 5.0 * np.sqrt(var / n) + 1e-12:
+        return f"the entries must have mean 0; their mean is {mean:.3g}"
+    if abs(var / target - 1.0) > 0.05:
+        named = {
+            "1/n_in (LeCun's variance)": 1.0 / n_in,
+            "2/n_in (He's variance)": 2.0 / n_in,
+            "1/n_out": 1.0 / n_out,
+            "1/(n_in + n_out)": 1.0 / (n_in + n_out),
+            "1 (standard normal)": 1.0,
+            "4/(n_in + n_out)²: 2/(n_in + n_out) was used as the standard deviation": target**2,
+            "√(2/(n_in + n_out)): it was used as the variance of a uniform on [-a, a] wrongly":
+                np.sqrt(target) ** 2 / 3.0,
+        }
+        for name, v in named.items():
+            if abs(var / v - 1.0) < 0.05:
+                return (f"the variance is {var:.4g}, which is {name}; Glorot's is "
+                        f"2/(n_in + n_out) = {target:.4g}")
+        return f"the variance is {var:.4g}; Glorot's is 2/(n_in + n_out) = {target:.4g}"
+    return ""
+
+
+# --------------------------------------------------------------------------------------------
+# layer_statistics
+# --------------------------------------------------------------------------------------------
+
+
+def _reference_statistics(X: np.ndarray, Ws: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Activation variances by numpy, weight-gradient variances by torch.autograd (float64)."""
+    import torch
+
+    h = X
+    acts = []
+    for W in Ws:
+        h = np.tanh(h @ W.T)
+        acts.append(float(np.var(h)))
+    Wt = [torch.tensor(W, requires_grad=True) for W in Ws]
+    ht = torch.tensor(X)
+    for W in Wt:
+        ht = torch.tanh(ht @ W.T)
+    ht.sum().backward()
+    grads = [float(np.var(W.grad.numpy())) for W in Wt]
+    return np.array(acts), np.array(grads)
+
+
+def _stats_cases(grade_id: str) -> list[Case]:
+    rng = rng_for(grade_id)
+    cases = []
+    for label, widths, init in [
+        ("3 tanh layers of 64 units, Glorot weights", [20, 64, 64, 64], "glorot"),
+        ("4 tanh layers of 128 units, standard-normal weights", [30, 128, 128, 128, 128],
+         "normal"),
+        ("2 tanh layers, batch of 1", [5, 7, 3], "glorot"),
+    ]:
+        N = 1 if "batch of 1" in label else 50
+        X = rng.standard_normal((N, widths[0]))
+        Ws = []
+        for a, b in zip(widths[:-1], widths[1:], strict=True):
+            sd = np.sqrt(2.0 / (a + b)) if init == "glorot" else 1.0
+            Ws.append(sd * rng.standard_normal((b, a)))
+        acts, grads = _reference_statistics(X, Ws)
+        act_cands = [("these are the variances of the pre-activations h W^T, not of "
+                      "tanh(h W^T)", _pre_activation_vars(X, Ws))]
+        grad_cands = [("these are the variances of ∂L/∂h_i (the activations' gradients), not of "
+                       "the weight gradients ∂L/∂W_i", _activation_grad_vars(X, Ws))]
+        cases.append(Case(label, (X, *Ws), (
+            Output("activation variances", acts, None, act_cands),
+            Output("gradient variances", grads, None, grad_cands),
+        )))
+    return cases
+
+
+def _pre_activation_vars(X: np.ndarray, Ws: list[np.ndarray]) -> np.ndarray:
+    h, out = X, []
+    for W in Ws:
+        a = h @ W.T
+        out.append(float(np.var(a)))
+        h = np.tanh(a)
+    return np.array(out)
+
+
+def _activation_grad_vars(X: np.ndarray, Ws: list[np.ndarray]) -> np.ndarray:
+    hs = [X]
+    for W in Ws:
+        hs.append(np.tanh(hs[-1] @ W.T))
+    g = np.ones_like(hs[-1])
+    out = []
+    for i in range(len(Ws), 0, -1):
+        out.append(float(np.var(g)))
+        g = (g * (1 - hs[i] ** 2)) @ Ws[i - 1]
+    return np.array(out[::-1])
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def _check(grade_id: str, answer_id: str, fn: str, points: float, what: str, build) -> Check:
+    @functools.cache
+    def cases() -> tuple[Case, ...]:
+        with np.errstate(all="ignore"):
+            return tuple(build(grade_id))
+
+    def run(call: Caller) -> CellResult:
+        return judge(call, fn, cases(), grade_id, points, what)
+
+    return Check(grade_id, answer_id, points, run)
+
+
+CHECKS = (
+    _check("test_clip_grad_norm", "clip_grad_norm", "_drv_clip_grad_norm", 2.0,
+           "clip_grad_norm, g' = min(1, c/‖g‖) g over all gradients", _clip_cases),
+    Check("test_glorot_init", "glorot_init", 2.0, _glorot_check),
+    _check("test_layer_statistics", "layer_statistics", "_drv_layer_statistics", 2.0,
+           "layer_statistics, variances of activations and weight gradients", _stats_cases),
+)
+
+ASSIGNMENT = Assignment(
+    name="gradient_problems",
+    notebook="gradient_problems.ipynb",
+    checks=CHECKS,
+    driver_source=DRIVER,
+    answer_ids=("clip_grad_norm", "glorot_init", "layer_statistics"),
+)
