@@ -92,14 +92,14 @@ class SoftmaxCrossEntropy(AutogradValue):
     cross-entropy), so no (N, K, K) softmax Jacobian and no ``log`` of a tiny probability.
     """
 
-    def func(self, z, y):
+    def func(self, z: np.ndarray, y: np.ndarray) -> float:
         return float(np.mean(F.softmax_cross_entropy(z, y)))
 
-    def vjp(self, g):
+    def vjp(self, g: float) -> list[np.ndarray | None]:
         z, y = self.args
         return [g * F.softmax_cross_entropy_grad(z, y) / len(z), None]
 
-    def jvp(self, tz, ty):
+    def jvp(self, tz: np.ndarray | None, ty: np.ndarray | None) -> float:
         z, y = self.args
         return 0.0 if tz is None else float(np.sum(self.vjp(1.0)[0] * tz))
 

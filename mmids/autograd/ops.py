@@ -95,50 +95,50 @@ def power_(a: Value, b: Value) -> Value:
 class Add(AutogradValue):
     """``a + b``"""
 
-    def func(self, a, b):
+    def func(self, a: Value, b: Value) -> Value:
         return a + b
 
-    def grads(self, a, b):
+    def grads(self, a: Value, b: Value) -> tuple[Value, Value]:
         return 1.0, 1.0
 
 
 class Sub(AutogradValue):
     """``a - b``"""
 
-    def func(self, a, b):
+    def func(self, a: Value, b: Value) -> Value:
         return a - b
 
-    def grads(self, a, b):
+    def grads(self, a: Value, b: Value) -> tuple[Value, Value]:
         return 1.0, -1.0
 
 
 class Mul(AutogradValue):
     """``a * b`` (element-wise)"""
 
-    def func(self, a, b):
+    def func(self, a: Value, b: Value) -> Value:
         return a * b
 
-    def grads(self, a, b):
+    def grads(self, a: Value, b: Value) -> tuple[Value, Value]:
         return b, a
 
 
 class Div(AutogradValue):
     """``a / b``"""
 
-    def func(self, a, b):
+    def func(self, a: Value, b: Value) -> Value:
         return a / b
 
-    def grads(self, a, b):
+    def grads(self, a: Value, b: Value) -> tuple[Value, Value]:
         return 1.0 / b, -a / (b * b)
 
 
 class Pow(AutogradValue):
     """``a ** b``; the derivative in ``b``, ``a^b log a``, is computed only if ``b`` is a node."""
 
-    def func(self, a, b):
+    def func(self, a: Value, b: Value) -> Value:
         return power_(a, b)
 
-    def grads(self, a, b):
+    def grads(self, a: Value, b: Value) -> tuple[Value, Value]:
         b_is_variable = isinstance(self.parents[1], AutogradValue)
         return b * power_(a, b - 1), self.value * log_(a) if b_is_variable else 0.0
 
@@ -146,60 +146,60 @@ class Pow(AutogradValue):
 class Neg(AutogradValue):
     """``-a``"""
 
-    def func(self, a):
+    def func(self, a: Value) -> Value:
         return -a
 
-    def grads(self, a):
+    def grads(self, a: Value) -> tuple[Value]:
         return (-1.0,)
 
 
 class Exp(AutogradValue):
     """``exp(a)``; its derivative is itself."""
 
-    def func(self, a):
+    def func(self, a: Value) -> Value:
         return exp_(a)
 
-    def grads(self, a):
+    def grads(self, a: Value) -> tuple[Value]:
         return (self.value,)
 
 
 class Log(AutogradValue):
     """``log(a)`` (natural); warns on non-positive entries."""
 
-    def func(self, a):
+    def func(self, a: Value) -> Value:
         return log_(a)
 
-    def grads(self, a):
+    def grads(self, a: Value) -> tuple[Value]:
         return (1.0 / a,)
 
 
 class Sigmoid(AutogradValue):
     """``σ(a) = 1 / (1 + exp(-a))``; ``σ' = σ (1 - σ)``."""
 
-    def func(self, a):
+    def func(self, a: Value) -> Value:
         return sigmoid_(a)
 
-    def grads(self, a):
+    def grads(self, a: Value) -> tuple[Value]:
         return (self.value * (1.0 - self.value),)
 
 
 class Tanh(AutogradValue):
     """``tanh(a)``; ``tanh' = 1 - tanh²``."""
 
-    def func(self, a):
+    def func(self, a: Value) -> Value:
         return tanh_(a)
 
-    def grads(self, a):
+    def grads(self, a: Value) -> tuple[Value]:
         return (1.0 - self.value * self.value,)
 
 
 class Relu(AutogradValue):
     """``max(a, 0)``; derivative ``1(a > 0)`` (0 at ``a = 0``, a convention)."""
 
-    def func(self, a):
+    def func(self, a: Value) -> Value:
         return relu_(a)
 
-    def grads(self, a):
+    def grads(self, a: Value) -> tuple[Value]:
         return (step_(a),)
 
 
@@ -214,16 +214,16 @@ class Sum(AutogradValue):
         self.axis, self.keepdims = axis, keepdims
         super().__init__(a)
 
-    def func(self, a):
+    def func(self, a: Value) -> Value:
         if isinstance(a, float):
             return a
         out = np.sum(a, axis=self.axis, keepdims=self.keepdims)
         return float(out) if np.ndim(out) == 0 else out
 
-    def vjp(self, g):
+    def vjp(self, g: Value) -> list[Value | None]:
         return [_spread(g, self.args[0], self.axis, self.keepdims)]
 
-    def jvp(self, t):
+    def jvp(self, t: Value | None) -> Value:
         return 0.0 if t is None else self.func(broadcast_like(t, self.args[0]))
 
 
@@ -234,10 +234,10 @@ class Mean(Sum):
         size, shape = np.size(self.args[0]), np.shape(self.args[0])
         return size if self.axis is None else shape[self.axis]
 
-    def func(self, a):
+    def func(self, a: Value) -> Value:
         return super().func(a) / self.count()
 
-    def vjp(self, g):
+    def vjp(self, g: Value) -> list[Value | None]:
         return [_spread(g / self.count(), self.args[0], self.axis, self.keepdims)]
 
 
@@ -259,13 +259,13 @@ class MatMul(AutogradValue):
     (data) is skipped: it is never needed and costs as much as the forward product.
     """
 
-    def func(self, a, b):
+    def func(self, a: Value, b: Value) -> Value:
         if np.ndim(a) not in (1, 2) or np.ndim(b) not in (1, 2):
             raise ValueError("matmul needs 1-D or 2-D operands")
         out = a @ b
         return float(out) if np.ndim(out) == 0 else out
 
-    def vjp(self, g):
+    def vjp(self, g: Value) -> list[Value | None]:
         a, b = self.args
         a2 = a.reshape(1, -1) if a.ndim == 1 else a
         b2 = b.reshape(-1, 1) if b.ndim == 1 else b
@@ -276,7 +276,7 @@ class MatMul(AutogradValue):
             (a2.T @ g2).reshape(b.shape) if right else None,
         ]
 
-    def jvp(self, ta, tb):
+    def jvp(self, ta: Value | None, tb: Value | None) -> Value:
         a, b = self.args
         total = 0.0 if ta is None else self.func(ta, b)
         return total if tb is None else total + self.func(a, tb)
