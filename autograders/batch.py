@@ -93,7 +93,7 @@ class RemoteCaller:
     """
 
     def __init__(self, cells: Sequence[tuple[str, str]], driver_source: str, limits: Limits,
-                 *, sandboxed: bool = True, max_starts: int = 3) -> None:
+                 *, sandboxed: bool = True, max_starts: int = 5) -> None:
         self.cells = [(str(g), str(s)) for g, s in cells]
         self.driver_source = driver_source
         self.limits = limits

@@ -26,7 +26,7 @@ import numpy as np
 #: Largest header (JSON) accepted, in bytes.
 MAX_HEADER = 16 * 2**20
 #: Largest array payload accepted, in bytes.
-MAX_PAYLOAD = 256 * 2**20
+MAX_PAYLOAD = 64 * 2**20
 #: Array dtype kinds that may travel (bool, signed/unsigned int, float, complex).
 _KINDS = frozenset("biufc")
 _PREFIX = struct.Struct(">IQ")

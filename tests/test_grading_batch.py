@@ -66,6 +66,7 @@ def _assert_complete(gb: Gradebook, expected: dict[str, float]) -> None:
 
 
 # ------------------------------------------------------------------------------ SQLite
+@pytest.mark.slow
 def test_sigkill_mid_batch_then_resume(tmp_path: Path) -> None:
     expected = _make_class(tmp_path / "submitted", 10)
     db = tmp_path / "gradebook.db"

@@ -217,6 +217,7 @@ def attack_batch(tmp_path_factory: pytest.TempPathFactory) -> dict:
     return {"rows": rows, "report": report, "db": db}
 
 
+@pytest.mark.slow  # grades the whole attack corpus (about 25 s on 2 busy cores)
 def test_honest_students_get_full_marks_next_to_the_attacks(attack_batch: dict) -> None:
     rows = attack_batch["rows"]
     assert len(rows) == len(ATTACKS) + 2
