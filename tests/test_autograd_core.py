@@ -229,6 +229,10 @@ def test_shape_mismatch_names_the_operation() -> None:
         V(np.ones((2, 3))) @ np.ones((2, 3))
     with pytest.raises(ValueError, match="1-D or 2-D"):
         ad.matmul(V(2.0), np.ones(2))
+    with pytest.raises(ValueError, match=r"sum: axis 2 is out of range .* shape \(2, 3\)"):
+        ad.sum(V(np.ones((2, 3))), axis=2)
+    with pytest.raises(ValueError, match=r"mean: axis 0 is out of range"):
+        ad.mean(V(2.0), axis=0)
 
 
 @pytest.mark.parametrize("other", ["a", [1.0, 2.0], None, torch.ones(2)])

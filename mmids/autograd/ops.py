@@ -211,11 +211,15 @@ class Sum(AutogradValue):
     VJP copies (broadcasts) the upstream gradient back to every summed entry."""
 
     def __init__(self, a: Any, axis: int | None = None, keepdims: bool = False) -> None:
+        shape = np.shape(a.value if isinstance(a, AutogradValue) else a)
+        if axis is not None and not -len(shape) <= axis < len(shape):
+            name = type(self).__name__.lower()
+            raise ValueError(f"{name}: axis {axis} is out of range for an input of shape {shape}")
         self.axis, self.keepdims = axis, keepdims
         super().__init__(a)
 
     def func(self, a: Value) -> Value:
-        if isinstance(a, float):
+        if isinstance(a, float) and self.axis is None:
             return a
         out = np.sum(a, axis=self.axis, keepdims=self.keepdims)
         return float(out) if np.ndim(out) == 0 else out
