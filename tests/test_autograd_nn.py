@@ -138,8 +138,9 @@ def test_draw_shows_operation_value_and_grad_of_every_node() -> None:
     x, w = V(1.5), V(-0.8)
     L = -ad.log(ad.sigmoid(w * x**2))
     L.backward()
-    dot = ad.draw(L)
+    dot = ad.draw(L, names={x: "x", w: "w", L: "L"})
     src = dot.source
+    assert "x: var |" in src and "w: var |" in src and "L: neg |" in src
     for op in ("var", "pow", "mul", "sigmoid", "log", "neg"):
         assert f"{op} |" in src
     assert f"grad {x.grad:.4g}" in src and f"value {L.value:.4g}" in src

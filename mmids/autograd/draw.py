@@ -24,12 +24,20 @@ def _show(v: Value, precision: int) -> str:
     return f"array{v.shape}"
 
 
-def draw(root: AutogradValue, *, precision: int = 4, rankdir: str = "LR") -> graphviz.Digraph:
+def draw(
+    root: AutogradValue,
+    *,
+    names: dict[AutogradValue, str] | None = None,
+    precision: int = 4,
+    rankdir: str = "LR",
+) -> graphviz.Digraph:
     """The graph of ``root`` as a ``graphviz.Digraph`` (displays itself in Jupyter).
 
-    Each node shows its operation, value and grad (arrays with more than 4 entries by shape);
-    constants (plain numbers and arrays) appear as small grey ellipses feeding their node.
+    Each node shows its operation, value and grad (arrays with more than 4 entries by shape),
+    prefixed by its name if ``names`` gives one (e.g. ``names={x: "x", L: "L"}``); constants
+    (plain numbers and arrays) appear as small grey ellipses feeding their node.
     """
+    names = names or {}
     if not isinstance(root, AutogradValue):
         raise TypeError(f"draw expects an AutogradValue, not {type(root).__name__}")
     if shutil.which("dot") is None:
@@ -41,15 +49,16 @@ def draw(root: AutogradValue, *, precision: int = 4, rankdir: str = "LR") -> gra
             stacklevel=2,
         )
     dot = graphviz.Digraph(graph_attr={"rankdir": rankdir})
-    names: dict[int, str] = {}
+    ids: dict[AutogradValue, str] = {}
     for k, node in enumerate(topological_order(root)):
-        name = names[id(node)] = f"n{k}"
+        name = ids[node] = f"n{k}"
         value, grad = _show(node.value, precision), _show(node.grad, precision)
-        label = f"{node.op} | value {value} | grad {grad}"
+        op = f"{names[node]}: {node.op}" if node in names else node.op
+        label = f"{op} | value {value} | grad {grad}"
         dot.node(name, "{" + label + "}", shape="record")
         for j, parent in enumerate(node.parents):
             if isinstance(parent, AutogradValue):
-                dot.edge(names[id(parent)], name)
+                dot.edge(ids[parent], name)
             elif node.op != "var":
                 const = f"{name}c{j}"
                 dot.node(const, _show(parent, precision), shape="ellipse", color="grey",
