@@ -152,15 +152,23 @@ def judge(
     grade_id: str,
     max_points: float,
     what: str,
+    shown: str | None = None,
 ) -> CellResult:
-    """Call ``fn_name`` on every case, judge its outputs, award points by case weight."""
+    """Call ``fn_name`` on every case, judge its outputs, award points by case weight.
+
+    ``shown`` is the name used in messages when ``fn_name`` is a driver around the student's
+    function (e.g. ``_drv_backward_pass`` around ``backward_pass``).
+    """
     total_weight = float(sum(c.weight for c in cases))
     earned = 0.0
     lines: list[str] = []
     for case in cases:
         problems = _run_case(call, fn_name, case)
         if problems:
-            lines.append(f"✗ {case.label}: " + " ".join(problems))
+            text = " ".join(p for p in problems if p)
+            if shown:
+                text = text.replace(f"`{fn_name}`", f"`{shown}`")
+            lines.append(f"✗ {case.label}: {text}")
         else:
             earned += case.weight
             lines.append(f"✓ {case.label}")

@@ -225,7 +225,7 @@ def _check(grade_id: str, answer_id: str, fn: str, points: float, what: str, bui
             return tuple(build(grade_id))
 
     def run(call: Caller) -> CellResult:
-        return judge(call, fn, cases(), grade_id, points, what)
+        return judge(call, fn, cases(), grade_id, points, what, shown=answer_id)
 
     return Check(grade_id, answer_id, points, run)
 
