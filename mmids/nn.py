@@ -358,14 +358,23 @@ class Sequential(Module):
         total = sum(p.value.size for p in self._params)
         pack = Parameter(np.zeros(total, self.dtype), "packed")
         start = 0
+        offsets = {}
         for p in self._params:
             stop = start + p.value.size
+            offsets[id(p)] = start
             pack.value[start:stop] = p.value.reshape(-1)
             pack.grad[start:stop] = p.grad.reshape(-1)
             p.value = pack.value[start:stop].reshape(p.value.shape)
             p.grad = pack.grad[start:stop].reshape(p.grad.shape)
             p._pack = pack
             start = stop
+        # a nested Sequential keeps a valid ``packed``: its (contiguous) slice of the new pack
+        for layer in self.layers:
+            if isinstance(layer, Sequential) and layer._params:
+                lo = offsets[id(layer._params[0])]
+                hi = lo + layer.packed.value.size
+                layer.packed.value = pack.value[lo:hi]
+                layer.packed.grad = pack.grad[lo:hi]
         return pack
 
     def parameters(self) -> list[Parameter]:

@@ -199,6 +199,23 @@ def test_sequential_records_activations_and_their_gradients(rng):
     assert model.gradients[0] is dX
 
 
+def test_nested_sequential_shares_one_pack_and_trains(rng):
+    encoder = nn.Sequential(nn.Linear(2, 8, rng=0), nn.ReLU(), nn.Linear(8, 2, rng=1))
+    model = nn.Sequential(encoder, nn.ReLU(), nn.Linear(2, 2, rng=2))
+    assert model.packed.value.size == 2 * 8 + 8 + 8 * 2 + 2 + 2 * 2 + 2
+    assert np.shares_memory(encoder.packed.value, model.packed.value)
+    gradcheck.assert_close(
+        np.concatenate([p.value.reshape(-1) for p in encoder.parameters()]), encoder.packed.value
+    )
+    X, y = _two_blobs(rng, 100)
+    before = encoder.packed.value.copy()
+    hist = nn.train(model, X, y, nn.SGD(model.parameters(), lr=0.1, momentum=0.9), epochs=20,
+                    batch_size=100, progress=False)
+    assert not np.array_equal(before, encoder.packed.value)  # the view follows the training
+    assert hist.accuracy[-1] > 0.9
+    assert encoder.forward(X).shape == (100, 2)  # the latent representation
+
+
 def test_float32_model_keeps_float32_and_agrees_with_float64(rng):
     seed = 5
     m64 = nn.Sequential(nn.Linear(8, 6, rng=seed), nn.Sigmoid(), nn.Linear(6, 3, rng=seed + 1))
