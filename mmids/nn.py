@@ -125,9 +125,12 @@ class Module:
     """Base class: ``forward``, ``backward``, ``parameters``; calling a module runs ``forward``."""
 
     def forward(self, X: ArrayLike) -> Array:
+        """The output batch for the input batch ``X``; keeps what ``backward`` needs."""
         raise NotImplementedError
 
     def backward(self, P: Array, need_input_grad: bool = True) -> Array | None:
+        """Given ``P = ∂L/∂(output)`` of the last ``forward``: write the parameter gradients into
+        ``Parameter.grad`` and return ``∂L/∂X`` (None if ``need_input_grad`` is False)."""
         raise NotImplementedError
 
     def parameters(self) -> list[Parameter]:
