@@ -203,6 +203,12 @@ def test_jacobian_of_a_fixed_function_by_both_modes_and_finite_differences() -> 
     J_fd = gc.numerical_jacobian(f_np, x)
     for mode in ("forward", "reverse"):
         gc.assert_close(J_fd, ad.jacobian(f, x, mode=mode), rtol=1e-6, atol=1e-8, name=mode)
+    for mode in ("forward", "reverse"):
+        np.testing.assert_array_equal(np.eye(3), ad.jacobian(lambda v: v, x, mode=mode))
+        J0 = ad.jacobian(lambda v: np.ones(4), x, mode=mode)  # ignores its input
+        assert J0.shape == (4, 3) and not J0.any()
+    _, g = ad.vjp(lambda v: ad.exp(np.ones(2)), x, np.ones(2))
+    assert g.dtype == np.float64 and g.shape == (3,) and not g.any()
     with pytest.raises(ValueError, match="mode must be"):
         ad.jacobian(f, x, mode="sideways")
     with pytest.raises(ValueError, match="tangent dx has shape"):

@@ -266,7 +266,7 @@ def broadcast_like(t: Value, like: Value) -> Value:
         return float(t)
     if np.shape(t) == like.shape:
         return t
-    return np.broadcast_to(t, like.shape).copy()
+    return np.broadcast_to(t, like.shape).astype(np.float64)  # a writable float copy
 
 
 from mmids.autograd import ops  # noqa: E402  (ops subclasses AutogradValue: import it last)
