@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+import mmids
 from autograders import core, guard
 from autograders.core import CellResult, StudentCodeError
 
@@ -103,7 +104,12 @@ def _describe(name: str, exc: BaseException) -> str:
 
 def _is_library_file(filename: str) -> bool:
     path = os.path.abspath(filename)
-    return "site-packages" in path or path.startswith(os.path.dirname(core.__file__))
+    return "site-packages" in path or path.startswith(_LIBRARY_DIRS)
+
+
+_LIBRARY_DIRS = tuple(
+    os.path.dirname(os.path.abspath(m.__file__)) for m in (core, np, mmids) if m.__file__
+)
 
 
 def _by_value(value: Any) -> Any:

@@ -14,7 +14,7 @@ import pytest
 from autograders import core, hidden
 from tests.corpora.tools import Entry, namespace_for, reference_answers
 
-ASSIGNMENTS = ["vjps", "backprop", "gradient_problems"]
+ASSIGNMENTS = ["vjps", "backprop", "autograd", "gradient_problems"]
 
 
 def _corpus(kind: str) -> list[tuple[str, Entry]]:

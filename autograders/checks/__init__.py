@@ -9,7 +9,7 @@ if TYPE_CHECKING:
     from autograders.core import Assignment
 
 #: Assignment names, in course order; ``autograders.checks.<name>`` defines each one.
-ASSIGNMENT_NAMES: tuple[str, ...] = ("vjps", "backprop", "gradient_problems")
+ASSIGNMENT_NAMES: tuple[str, ...] = ("vjps", "backprop", "autograd", "gradient_problems")
 
 
 def load_assignments() -> dict[str, Assignment]:

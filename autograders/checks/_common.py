@@ -141,6 +141,9 @@ def _judge_output(case: Case, out: Output, received: Any) -> str | None:
         idx, ev, av = lead.worst[0]
         worst = (f" Worst entry {out.name}[{', '.join(map(str, idx))}]: expected {ev:.8g}, "
                  f"received {av:.8g} ({lead.n_bad} of {arr.size} entries wrong).")
+    if case.extra.get("hint_wrong"):
+        hint = f"(hint: {case.extra['hint_wrong']})"
+        why = f"{why} {hint}" if why else hint
     head = f"{out.name} is wrong" + (f": {why}." if why else ".")
     return head + worst
 
