@@ -15,7 +15,8 @@ import bench
 
 
 def main(argv: list[str]) -> int:
-    names = sorted(m.name for m in pkgutil.iter_modules(bench.__path__) if m.name.startswith("bench_"))
+    modules = pkgutil.iter_modules(bench.__path__)
+    names = sorted(m.name for m in modules if m.name.startswith("bench_"))
     wanted = [f"bench_{a.removeprefix('bench_')}" for a in argv] or names
     unknown = sorted(set(wanted) - set(names))
     if unknown:
