@@ -357,7 +357,12 @@ class Worker:
             raise WorkerDied(self._reason)
         try:
             rpc.send(self._to, msg)
-            return rpc.recv(self._from, timeout=timeout)
+            reply = rpc.recv(self._from, timeout=timeout)
+            # output printed during this request counts against it, not against a later one
+            if os.fstat(self._output.fileno()).st_size > self.limits.output_bytes:
+                self.kill(f"it printed more than {self.limits.output_bytes // 1024} KB of output")
+                raise self._death()
+            return reply
         except rpc.RpcTimeout:
             self.kill(f"it did not finish within {timeout:g} s (infinite loop?)")
             raise self._death() from None
