@@ -7,6 +7,7 @@ temporary directory, as the ``postgres`` user when run as root, and tear it down
 from __future__ import annotations
 
 import csv
+import json
 import os
 import shutil
 import signal
@@ -102,6 +103,9 @@ def test_sigkill_mid_batch_then_resume(tmp_path: Path) -> None:
         for student, rec in partial.items():  # what was recorded is complete and right
             assert rec.score == expected[student]
             assert len(gb.cell_grades("vjps", student)) == 9
+            # the per-submission JSON is written (atomically) before the record
+            result = json.loads((tmp_path / "json" / f"{student}.json").read_text())
+            assert result["total"] == rec.score and len(result["cells"]) == 9
     report = run_batch("vjps", tmp_path / "submitted", BatchConfig(url, LIMITS), workers=1,
                        progress=False)
     assert sorted(report.skipped) == sorted(partial)
