@@ -69,6 +69,9 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--db", default=DEFAULT_DB)
     e.add_argument("--out", type=Path, default=Path("grades.csv"))
     e.add_argument("--assignment", action="append", default=None)
+    e.add_argument("--nbgrader-db", default=None, metavar="URL",
+                   help="also write the grades into this nbgrader gradebook (e.g. "
+                        "sqlite:///exercises/gradebook.db); needs --assignment")
     return parser
 
 
@@ -89,9 +92,21 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "export":
         from autograders.gradebook import Gradebook
 
+        if args.nbgrader_db and not args.assignment:
+            print("error: --nbgrader-db needs --assignment", file=sys.stderr)
+            return 2
         with Gradebook(args.db) as gb:
             n = gb.export_csv(args.out, args.assignment)
-        print(f"wrote {n} rows to {args.out}")
+            print(f"wrote {n} rows to {args.out}")
+            if args.nbgrader_db:
+                from autograders import batch
+                from autograders.gradebook import write_to_nbgrader
+
+                for name in args.assignment:
+                    spec = batch.resolve(name)
+                    k = write_to_nbgrader(gb, args.nbgrader_db, spec.name,
+                                          Path(spec.notebook).stem)
+                    print(f"wrote {k} {spec.name} submissions into {args.nbgrader_db}")
         return 0
     refusal = _check_sandbox(args)
     if refusal is not None:

@@ -219,3 +219,32 @@ class Gradebook:
                 out.writerow([assignment, "", graded_at, student, "", "", "", float(score),
                               0.0, max(0.0, float(score)), float(max_score)])
         return len(rows)
+
+
+def write_to_nbgrader(gradebook: Gradebook, nbgrader_db_url: str, assignment: str,
+                      notebook: str) -> int:
+    """Copy the stored grades of ``assignment`` into an nbgrader gradebook; return the count.
+
+    The assignment must already be in nbgrader's database (``nbgrader generate_assignment``);
+    each test cell's points become nbgrader's ``auto_score`` of that grade cell of notebook
+    ``notebook`` (file name without ``.ipynb``), so ``nbgrader export`` and the formgrader show
+    them.  Students are created as needed; existing submissions are updated in place.
+    """
+    from nbgrader.api import Gradebook as NbGradebook
+    from nbgrader.api import MissingEntry
+
+    recorded = gradebook.recorded(assignment)
+    with NbGradebook(nbgrader_db_url) as nb:
+        nb.find_assignment(assignment)  # MissingEntry if it was never generated
+        for student, rec in recorded.items():
+            nb.update_or_create_student(student)
+            try:
+                nb.find_submission(assignment, student)
+            except MissingEntry:
+                with nb.db.no_autoflush:  # as nbgrader's own autograde: no flush mid-build
+                    nb.add_submission(assignment, student, timestamp=rec.graded_at)
+            for cell in gradebook.cell_grades(assignment, student):
+                grade = nb.find_grade(cell.grade_id, notebook, assignment, student)
+                grade.auto_score = float(cell.points)
+            nb.db.commit()
+    return len(recorded)

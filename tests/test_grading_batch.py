@@ -238,3 +238,35 @@ def test_two_shards_against_one_postgres_gradebook(tmp_path: Path, postgres_url:
                       shard=(1, 2), progress=False)
     assert rerun.graded == [] and len(rerun.skipped) == len(
         [s for s in expected if in_shard(s, (1, 2))])
+
+
+# ------------------------------------------------------------------------------ nbgrader
+@pytest.mark.slow
+def test_grades_written_into_nbgrader_gradebook_show_in_nbgrader_export(tmp_path: Path) -> None:
+    from autograders import cli
+    from autograders.core import ASSIGNMENTS
+    from autograders.course import nbgrader
+
+    course = tmp_path / "course"
+    course.mkdir()
+    shutil.copy(REPO / "exercises" / "nbgrader_config.py", course)
+    shutil.copytree(REPO / "exercises" / "source" / "vjps", course / "source" / "vjps")
+    assert nbgrader(course, "generate_assignment", "vjps", "--force").returncode == 0
+    ours = f"sqlite:///{tmp_path / 'ours.db'}"
+    checks = ASSIGNMENTS["vjps"].checks
+    with Gradebook(ours) as gb:
+        for student, lost in (("ann", 0), ("bob", 2)):
+            cells = [CellResult(c.grade_id, c.max_points - (1.0 if k < lost else 0.0),
+                                c.max_points, "msg") for k, c in enumerate(checks)]
+            gb.record("vjps", student, "sha", cells, seconds=0.1, grader="t")
+    nb_url = f"sqlite:///{course / 'gradebook.db'}"
+    assert cli.main(["export", "--db", ours, "--out", str(tmp_path / "ours.csv"),
+                     "--assignment", "vjps", "--nbgrader-db", nb_url]) == 0
+    assert cli.main(["export", "--db", ours, "--out", str(tmp_path / "ours.csv"),
+                     "--assignment", "vjps", "--nbgrader-db", nb_url]) == 0  # idempotent
+    assert nbgrader(course, "export").returncode == 0
+    with open(course / "grades.csv", newline="") as fh:
+        exported = {r["student_id"]: (float(r["score"]), float(r["max_score"]))
+                    for r in csv.DictReader(fh)}
+    full = ASSIGNMENTS["vjps"].max_points
+    assert exported == {"ann": (full, full), "bob": (full - 2, full)}
