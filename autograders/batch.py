@@ -59,7 +59,7 @@ def notebook_cells(notebook: str | Path) -> tuple[list[tuple[str, str]], dict[st
         raise ValueError(f"the notebook could not be read ({type(exc).__name__}: {exc})") from None
     setup: list[tuple[str, str]] = []
     answers: dict[str, str] = {}
-    for cell in nb.get("cells", []):
+    for cell in nb.get("cells", []):  # sources in plain Python (see to_python)
         meta = cell.get("metadata", {}).get("nbgrader", {})
         source = cell.get("source", "")
         if cell.get("cell_type") != "code" or not isinstance(source, str):
@@ -67,10 +67,21 @@ def notebook_cells(notebook: str | Path) -> tuple[list[tuple[str, str]], dict[st
         grade_id = meta.get("grade_id")
         if meta.get("solution"):
             if isinstance(grade_id, str) and grade_id not in answers:
-                answers[grade_id] = source
+                answers[grade_id] = to_python(source)
         elif not answers and meta.get("locked") and not meta.get("grade"):
-            setup.append((str(grade_id or f"setup-{len(setup)}"), source))
+            setup.append((str(grade_id or f"setup-{len(setup)}"), to_python(source)))
     return setup, answers
+
+
+def to_python(source: str) -> str:
+    """A cell's source with IPython syntax (``%magic``, ``!cmd``) turned into plain Python calls
+    of ``get_ipython()``, as the notebook kernel does; unchanged if it cannot be transformed."""
+    try:
+        from IPython.core.inputtransformer2 import TransformerManager
+
+        return str(TransformerManager().transform_cell(source))
+    except Exception:  # noqa: BLE001 - the raw source then fails (or not) in the worker
+        return source
 
 
 def answer_cells(notebook: str | Path) -> dict[str, str]:

@@ -57,13 +57,21 @@ def _run_cells(cells: list[Any], namespace: dict[str, Any], label: str) -> dict[
     return errors
 
 
+class _NoIPython:
+    """``get_ipython()`` stand-in: notebook magics and shell escapes do nothing here."""
+
+    def __getattr__(self, name: str) -> Any:
+        return lambda *args, **kwargs: None
+
+
 def main(rpc: ModuleType) -> None:
     """Serve ``setup`` / ``call`` / ``exit`` requests until the channel closes."""
     chan_in, chan_out = os.dup(0), os.dup(1)  # non-inheritable copies
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     os.dup2(2, 1)  # student prints land in the captured-output file
-    namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
+    namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins,
+                                 "get_ipython": _NoIPython}
     cell_errors: dict[str, str] = {}
     while True:
         try:

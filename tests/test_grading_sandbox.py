@@ -180,6 +180,14 @@ def test_cli_grade_json_reports_every_cell(tmp_path: Path,
     assert out["total"] == out["max_total"] - cells["test_tanh_vjp"]["max_points"]
 
 
+def test_notebook_magics_in_answer_cells_run_as_in_the_kernel(tmp_path: Path) -> None:
+    sources = dict(HONEST_VJPS)
+    sources["sigmoid_vjp"] = "%matplotlib inline\n!echo hello\n" + HONEST_VJPS["sigmoid_vjp"]
+    result = grade_submission("vjps", submission(tmp_path / "s.ipynb", sources),
+                              limits=TEST_LIMITS)
+    assert result.score == result.max_score == 15, [r.message for r in result.results]
+
+
 def test_unreadable_notebook_scores_zero_with_a_reason(tmp_path: Path) -> None:
     bad = tmp_path / "broken.ipynb"
     bad.write_text("{ this is not a notebook")
