@@ -64,16 +64,21 @@ def leaks(text: str, extra: Sequence[str] = ()) -> list[str]:
 
 
 def solution_snippets(course: Path, assignment: str) -> list[str]:
-    """Distinctive lines of the solution regions of the source notebook (for leak checks)."""
+    """Distinctive lines of the source notebook's solution regions (for leak checks).
+
+    Lines that also occur outside the solution regions (e.g. in a visible test) are skipped.
+    """
     import nbformat
 
     nb = nbformat.read(course / "source" / assignment / f"{assignment}.ipynb", as_version=4)
-    out = []
+    solution, elsewhere = [], set()
+    pattern = r"### BEGIN SOLUTION\n(.*?)### END SOLUTION"
     for cell in nb.cells:
-        for region in re.findall(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", cell.source,
-                                 flags=re.DOTALL):
-            out += [line.strip() for line in region.splitlines() if len(line.strip()) > 12]
-    return out
+        for region in re.findall(pattern, cell.source, flags=re.DOTALL):
+            solution += [line.strip() for line in region.splitlines()]
+        outside = re.sub(pattern, "", cell.source, flags=re.DOTALL)
+        elsewhere |= {line.strip() for line in outside.splitlines()}
+    return [line for line in dict.fromkeys(solution) if len(line) > 12 and line not in elsewhere]
 
 
 def release(course: Path, assignment: str) -> int:

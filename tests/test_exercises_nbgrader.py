@@ -26,6 +26,8 @@ pytestmark = pytest.mark.slow
 
 A = "vjps"
 MAX = 15.0
+OTHERS = ("backprop", "autograd", "gradient_problems")
+ALL = (A, *OTHERS)
 
 WRONG_IDS = ["dW-transposed", "sigmoid-value-not-derivative", "relu-times-value",
              "tanh-square-missing", "softmax-diagonal-only", "ce-labels-missing",
@@ -88,7 +90,8 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict:
         (root / "nbgrader_config.py").read_text() + "\nc.Execute.timeout = 20\n")
 
     t0 = time.perf_counter()
-    assert course.release(root, A) == 0
+    for name in ALL:
+        assert course.release(root, name) == 0, name
     release_nb = nbformat.read(root / "release" / A / f"{A}.ipynb", as_version=4)
 
     ref = reference_answers(A)
@@ -107,13 +110,23 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict:
         target = root / "submitted" / student / A
         target.mkdir(parents=True)
         nbformat.write(nb, target / f"{A}.ipynb")
+    for name in OTHERS:  # the reference solutions of the other assignments, graded in-kernel
+        rel = nbformat.read(root / "release" / name / f"{name}.ipynb", as_version=4)
+        target = root / "submitted" / "reference" / name
+        target.mkdir(parents=True)
+        nbformat.write(fill_release(rel, reference_answers(name)), target / f"{name}.ipynb")
     t1 = time.perf_counter()
     proc = course.nbgrader(root, "autograde", A, "--force", timeout=900)
     t2 = time.perf_counter()
+    for name in OTHERS:
+        course.nbgrader(root, "autograde", name, "--force", timeout=300)
     assert course.feedback(root, A) == 0
     assert course.export(root) == 0
     with open(root / "grades.csv") as fh:
-        scores = {row["student_id"]: float(row["score"]) for row in csv.DictReader(fh)}
+        rows = list(csv.DictReader(fh))
+    scores = {r["student_id"]: float(r["score"]) for r in rows if r["assignment"] == A}
+    others = {r["assignment"]: (float(r["score"]), float(r["max_score"])) for r in rows
+              if r["assignment"] != A and r["student_id"] == "reference"}
     cells = {}
     for student in submissions:
         path = root / "autograded" / student / A / f"{A}.ipynb"
@@ -122,7 +135,7 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict:
     print(f"\nnbgrader autograde: {len(submissions)} submissions in {t2 - t1:.1f} s "
           f"({(t2 - t1) / len(submissions):.1f} s per submission); release took {t1 - t0:.1f} s")
     return {"root": root, "scores": scores, "cells": cells, "log": proc.stderr,
-            "n": len(submissions)}
+            "n": len(submissions), "others": others}
 
 
 def _cell_outputs(nb: nbformat.NotebookNode) -> dict[str, dict]:
@@ -143,12 +156,19 @@ def _cell_outputs(nb: nbformat.NotebookNode) -> dict[str, dict]:
     return out
 
 
-def test_release_has_no_solutions_or_hidden_tests(graded: dict) -> None:
-    text = (graded["root"] / "release" / A / f"{A}.ipynb").read_text()
-    snippets = course.solution_snippets(graded["root"], A)
+@pytest.mark.parametrize("name", ALL)
+def test_release_has_no_solutions_or_hidden_tests(graded: dict, name: str) -> None:
+    text = (graded["root"] / "release" / name / f"{name}.ipynb").read_text()
+    snippets = course.solution_snippets(graded["root"], name)
     assert snippets, "the leak check needs solution lines to look for"
     assert course.leaks(text, snippets) == []
     assert "raise NotImplementedError()" in text
+
+
+@pytest.mark.parametrize("name", OTHERS)
+def test_reference_solutions_of_other_assignments_get_full_marks(graded: dict, name: str) -> None:
+    score, max_score = graded["others"][name]
+    assert max_score > 0 and score == max_score
 
 
 def test_blank_scores_zero_and_reference_full(graded: dict) -> None:
