@@ -78,8 +78,7 @@ def _snapshot() -> None:
         for value in ns.values():
             _remember(value, name)
     _SNAPSHOT["builtins"] = (builtins, dict(vars(builtins)))
-    _IO.update(stdout=sys.stdout, stderr=sys.stderr, displayhook=sys.displayhook,
-               excepthook=sys.excepthook)
+    _IO.update(displayhook=sys.displayhook, excepthook=sys.excepthook)
     shell = _ipython()
     if shell is not None:
         _IO.update(shell=shell, showtraceback=shell.__dict__.get("showtraceback"),
@@ -138,7 +137,6 @@ def restore() -> None:
                 except (AttributeError, TypeError):  # pragma: no cover
                     pass
     if _IO:
-        sys.stdout, sys.stderr = _IO["stdout"], _IO["stderr"]
         sys.displayhook, sys.excepthook = _IO["displayhook"], _IO["excepthook"]
         shell = _IO.get("shell")
         if shell is not None:

@@ -204,6 +204,8 @@ def _softmax_cases(grade_id: str) -> list[Case]:
     ]
     for label, shape, scale, f32 in specs:
         z = scale * rng.standard_normal(shape)
+        if scale > 1:  # large but not saturated: 1e3 plus O(1) differences within each row
+            z = scale * np.sign(rng.standard_normal((shape[0], 1))) + rng.standard_normal(shape)
         if "ties" in label:
             z[0, :] = 0.7
             z[1, :2] = z[1, 2]
@@ -219,8 +221,8 @@ def _softmax_cases(grade_id: str) -> list[Case]:
              "off-diagonal entries −γ_i γ_j are missing", g * (1 - g) * p),
             ("it is γ ⊙ p: the term −γ ⟨γ, p⟩ from the off-diagonal entries is missing", g * p),
             ("it returns softmax(z) itself, not the VJP", g),
-            ("it uses the Jacobian row sums (upstream of ones) instead of p",
-             np.zeros_like(g)),
+            ("it returns zeros, which is ℂ_K[z]^T 1 (the rows of the softmax Jacobian sum to "
+             "0): use the upstream p", np.zeros_like(g)),
         ]
         if z64.ndim == 2:
             g0 = F.softmax(z64, axis=0)

@@ -229,6 +229,8 @@ L.backward()
 print(x.grad)
 """),
     selfcheck("selfcheck-ops", """
+from mmids import check
+
 rng = np.random.default_rng(0)
 A = rng.standard_normal((3, 4))
 check(lambda B: A @ B, lambda B, g: MatMul(AutogradValue(A), AutogradValue(B)).vjp(g)[1],
