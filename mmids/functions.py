@@ -16,8 +16,12 @@ number, so none of these functions overflows or warns for inputs of magnitude ``
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+
+from mmids._validate import as_float_array, positive_int, same_shape
 
 __all__ = [
     "cross_entropy",
@@ -50,18 +54,9 @@ Array = NDArray[np.float64]
 # ---------------------------------------------------------------------------------------------
 
 
-def _as_float(x: ArrayLike, name: str) -> Array:
-    """Convert to a float64 array, with a clear TypeError for non-numeric input."""
-    try:
-        arr = np.asarray(x, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} must be an array of numbers, got {type(x).__name__}") from exc
-    return arr
-
-
 def _as_vectors(z: ArrayLike, name: str) -> Array:
     """A vector (K,) or a batch of vectors (N, K), as float64."""
-    arr = _as_float(z, name)
+    arr = as_float_array(z, name)
     if arr.ndim == 0:
         raise ValueError(f"{name} must be a vector (K,) or a batch (N, K), got a scalar")
     if arr.shape[-1] == 0:
@@ -69,11 +64,13 @@ def _as_vectors(z: ArrayLike, name: str) -> Array:
     return arr
 
 
-def _same_shape(a: Array, b: Array, name_a: str, name_b: str) -> None:
-    if a.shape != b.shape:
-        raise ValueError(
-            f"{name_a} and {name_b} must have the same shape, got {a.shape} and {b.shape}"
-        )
+def _pair(
+    a: ArrayLike, b: ArrayLike, name_a: str, name_b: str, read: Callable[[ArrayLike, str], Array]
+) -> tuple[Array, Array]:
+    """Both arguments read by ``read`` (e.g. ``as_float_array``), checked to share one shape."""
+    a_arr, b_arr = read(a, name_a), read(b, name_b)
+    same_shape(a_arr, b_arr, name_a, name_b)
+    return a_arr, b_arr
 
 
 def _scalar_if_0d(x: Array) -> Array:
@@ -127,8 +124,8 @@ def softmax_vjp(z: ArrayLike, p: ArrayLike) -> Array:
     matrix is never formed.
     """
     g = softmax(z)
-    p = _as_float(p, "p")
-    _same_shape(g, p, "z", "p")
+    p = as_float_array(p, "p")
+    same_shape(g, p, "z", "p")
     return g * (p - np.sum(g * p, axis=-1, keepdims=True))
 
 
@@ -143,7 +140,7 @@ def sigmoid(t: ArrayLike) -> Array:
     Stable: with ``e = exp(−|t|) ∈ (0, 1]``, ``σ(t) = 1/(1 + e)`` for ``t ≥ 0`` and
     ``e/(1 + e)`` for ``t < 0``, so ``exp`` never sees a large positive argument.
     """
-    t = _as_float(t, "t")
+    t = as_float_array(t, "t")
     e = np.exp(-np.abs(t))
     return _scalar_if_0d(np.where(t >= 0, 1.0 / (1.0 + e), e / (1.0 + e)))
 
@@ -154,42 +151,38 @@ def sigmoid_derivative(t: ArrayLike) -> Array:
     Evaluated as ``e / (1 + e)²`` with ``e = exp(−|t|)`` (σ' is even), which keeps full relative
     accuracy for large ``|t|`` where ``1 − σ(t)`` would cancel to zero.
     """
-    t = _as_float(t, "t")
+    t = as_float_array(t, "t")
     e = np.exp(-np.abs(t))
     return _scalar_if_0d(e / (1.0 + e) ** 2)
 
 
 def sigmoid_vjp(t: ArrayLike, p: ArrayLike) -> Array:
     """VJP of the entry-wise sigmoid: ``diag(σ'(t)) p = σ'(t) ⊙ p`` (same shape as ``t``)."""
-    t = _as_float(t, "t")
-    p = _as_float(p, "p")
-    _same_shape(t, p, "t", "p")
+    t, p = _pair(t, p, "t", "p", as_float_array)
     return _scalar_if_0d(sigmoid_derivative(t) * p)
 
 
 def relu(t: ArrayLike) -> Array:
     """``ReLU(t) = max(t, 0)``, entry-wise, any shape."""
-    t = _as_float(t, "t")
+    t = as_float_array(t, "t")
     return _scalar_if_0d(np.maximum(t, 0.0))
 
 
 def relu_derivative(t: ArrayLike) -> Array:
     """``1(t > 0)`` entry-wise; the value at ``t = 0`` is taken to be 0 (a convention)."""
-    t = _as_float(t, "t")
+    t = as_float_array(t, "t")
     return _scalar_if_0d((t > 0).astype(np.float64))
 
 
 def relu_vjp(t: ArrayLike, p: ArrayLike) -> Array:
     """VJP of the entry-wise ReLU: ``1(t > 0) ⊙ p`` (same shape as ``t``)."""
-    t = _as_float(t, "t")
-    p = _as_float(p, "p")
-    _same_shape(t, p, "t", "p")
+    t, p = _pair(t, p, "t", "p", as_float_array)
     return _scalar_if_0d(np.where(t > 0, p, 0.0))
 
 
 def tanh(t: ArrayLike) -> Array:
     """Hyperbolic tangent, entry-wise, any shape."""
-    t = _as_float(t, "t")
+    t = as_float_array(t, "t")
     return _scalar_if_0d(np.tanh(t))
 
 
@@ -199,16 +192,14 @@ def tanh_derivative(t: ArrayLike) -> Array:
     Evaluated as ``4e / (1 + e)²`` with ``e = exp(−2|t|)`` (the same number, without the
     cancellation of ``1 − tanh²`` for large ``|t|``).
     """
-    t = _as_float(t, "t")
+    t = as_float_array(t, "t")
     e = np.exp(-2.0 * np.abs(t))
     return _scalar_if_0d(4.0 * e / (1.0 + e) ** 2)
 
 
 def tanh_vjp(t: ArrayLike, p: ArrayLike) -> Array:
     """VJP of the entry-wise tanh: ``(1 − tanh(t)²) ⊙ p`` (same shape as ``t``)."""
-    t = _as_float(t, "t")
-    p = _as_float(p, "p")
-    _same_shape(t, p, "t", "p")
+    t, p = _pair(t, p, "t", "p", as_float_array)
     return _scalar_if_0d(tanh_derivative(t) * p)
 
 
@@ -224,9 +215,7 @@ def cross_entropy(y: ArrayLike, q: ArrayLike) -> Array:
     scalar, ``(N, K)`` gives ``(N,)``. Terms with ``y_k = 0`` count as 0 even where ``q_k = 0``;
     ``q_k = 0`` with ``y_k > 0`` gives ``+inf`` (the true value). Negative ``q`` is a ValueError.
     """
-    y = _as_vectors(y, "y")
-    q = _as_vectors(q, "q")
-    _same_shape(y, q, "y", "q")
+    y, q = _pair(y, q, "y", "q", _as_vectors)
     if np.any(q < 0):
         raise ValueError("q must hold probabilities (no negative entries)")
     logs = np.zeros_like(q)
@@ -238,9 +227,7 @@ def cross_entropy(y: ArrayLike, q: ArrayLike) -> Array:
 
 def cross_entropy_grad(y: ArrayLike, q: ArrayLike) -> Array:
     """``∂H(y, q)/∂q = −y / q`` entry-wise (0 where ``y_k = 0``); same shape as ``q``."""
-    y = _as_vectors(y, "y")
-    q = _as_vectors(q, "q")
-    _same_shape(y, q, "y", "q")
+    y, q = _pair(y, q, "y", "q", _as_vectors)
     out = np.zeros_like(q)
     nz = y != 0
     with np.errstate(divide="ignore"):
@@ -254,9 +241,7 @@ def softmax_cross_entropy(z: ArrayLike, y: ArrayLike) -> Array:
     ``z`` (logits) and ``y`` (labels) share the shape ``(K,)`` (scalar result) or ``(N, K)``
     (result ``(N,)``).
     """
-    z = _as_vectors(z, "z")
-    y = _as_vectors(y, "y")
-    _same_shape(z, y, "z", "y")
+    z, y = _pair(z, y, "z", "y", _as_vectors)
     ls = log_softmax(z)
     return _scalar_if_0d(-np.sum(np.where(y != 0, y * ls, 0.0), axis=-1))
 
@@ -267,29 +252,26 @@ def softmax_cross_entropy_grad(z: ArrayLike, y: ArrayLike) -> Array:
     For a label ``y`` on the simplex (e.g. one-hot) this is the familiar ``γ(z) − y``.
     Same shape as ``z``.
     """
-    z = _as_vectors(z, "z")
-    y = _as_vectors(y, "y")
-    _same_shape(z, y, "z", "y")
+    z, y = _pair(z, y, "z", "y", _as_vectors)
     return softmax(z) * np.sum(y, axis=-1, keepdims=True) - y
+
+
+def _mse_args(y: ArrayLike, yhat: ArrayLike) -> tuple[Array, Array]:
+    y_arr, yhat_arr = _pair(y, yhat, "y", "yhat", as_float_array)
+    if y_arr.size == 0:
+        raise ValueError("mse of empty arrays is undefined")
+    return y_arr, yhat_arr
 
 
 def mse(y: ArrayLike, yhat: ArrayLike) -> float:
     """Mean squared error ``(1/n) Σ (y − ŷ)²`` over all ``n`` entries (a float)."""
-    y = _as_float(y, "y")
-    yhat = _as_float(yhat, "yhat")
-    _same_shape(y, yhat, "y", "yhat")
-    if y.size == 0:
-        raise ValueError("mse of empty arrays is undefined")
+    y, yhat = _mse_args(y, yhat)
     return float(np.mean((y - yhat) ** 2))
 
 
 def mse_grad(y: ArrayLike, yhat: ArrayLike) -> Array:
     """``∂ mse / ∂ŷ = 2 (ŷ − y) / n`` with ``n`` the number of entries; same shape as ``yhat``."""
-    y = _as_float(y, "y")
-    yhat = _as_float(yhat, "yhat")
-    _same_shape(y, yhat, "y", "yhat")
-    if y.size == 0:
-        raise ValueError("mse of empty arrays is undefined")
+    y, yhat = _mse_args(y, yhat)
     return _scalar_if_0d(2.0 * (yhat - y) / y.size)
 
 
@@ -298,8 +280,7 @@ def one_hot(labels: ArrayLike, K: int) -> Array:
 
     A scalar label gives a single ``(K,)`` vector.
     """
-    if isinstance(K, bool) or not isinstance(K, (int, np.integer)) or K < 1:
-        raise ValueError(f"K must be a positive integer, got {K!r}")
+    K = positive_int(K, "K")
     arr = np.asarray(labels)
     if arr.size and not np.issubdtype(arr.dtype, np.integer):
         if not np.issubdtype(arr.dtype, np.floating) or np.any(arr != np.round(arr)):

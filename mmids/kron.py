@@ -21,6 +21,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from mmids._validate import as_float_array, positive_int
+
 __all__ = [
     "hadamard",
     "kron",
@@ -35,10 +37,7 @@ Array = NDArray[np.float64]
 
 def _as_matrix(x: ArrayLike, name: str) -> Array:
     """A 2-D float64 array; a 1-D vector is read as a column (the book's convention)."""
-    try:
-        arr = np.asarray(x, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} must be an array of numbers, got {type(x).__name__}") from exc
+    arr = as_float_array(x, name)
     if arr.ndim == 0:
         return arr.reshape(1, 1)
     if arr.ndim == 1:
@@ -92,9 +91,7 @@ def linear_block_B(z: ArrayLike, K: int) -> Array:
     z = np.asarray(z, dtype=np.float64)
     if z.ndim != 1:
         raise ValueError(f"z must be a vector (d,), got shape {z.shape}")
-    if isinstance(K, bool) or not isinstance(K, (int, np.integer)) or K < 1:
-        raise ValueError(f"K must be a positive integer, got {K!r}")
-    return kron(np.eye(K), z[None, :])
+    return kron(np.eye(positive_int(K, "K")), z[None, :])
 
 
 def linear_vjp_input(W: ArrayLike, p: ArrayLike) -> Array:
