@@ -28,6 +28,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
+from mmids._validate import as_float_array
 from mmids.gradcheck import (
     CheckReport,
     compare,
@@ -157,10 +158,7 @@ def check(
     """
     if kind not in ("auto", "vjp", "gradient", "jacobian"):
         raise ValueError(f"kind must be 'auto', 'vjp', 'gradient' or 'jacobian', got {kind!r}")
-    try:
-        x_arr = np.array(x, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"x must be an array of numbers, got {type(x).__name__}") from exc
+    x_arr = as_float_array(x, "x", copy=True)
     who = _describe(derivative)
     out = np.asarray(f(x_arr.copy()), dtype=np.float64)
     if kind == "auto":

@@ -17,6 +17,8 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from mmids._validate import as_float_array
+
 __all__ = [
     "DEFAULT_RANK_RTOL",
     "backsubs",
@@ -39,10 +41,7 @@ DEFAULT_RANK_RTOL = 1e-10
 
 
 def _finite_array(x: ArrayLike, name: str) -> Array:
-    try:
-        arr = np.array(x, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} must be an array of numbers, got {type(x).__name__}") from exc
+    arr = as_float_array(x, name, copy=True)
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} contains non-finite entries (NaN or inf)")
     return arr
