@@ -23,6 +23,7 @@ from __future__ import annotations
 import builtins
 import os
 import sys
+import sysconfig
 import types
 from typing import Any
 
@@ -152,39 +153,39 @@ _MISSING = object()
 
 
 def tampered() -> list[str]:
-    """Names of trusted functions that were replaced by code from outside their library.
+    """Names of trusted-module functions whose code does not come from an installed library.
 
-    Used when the guard could not be loaded at kernel start: a Python function found in a
-    trusted module must have been compiled from a file inside that library's package.
+    Used when the guard could not be loaded at kernel start: every Python function found in a
+    trusted module must have been compiled from a file of the Python installation, the virtual
+    environment or the course's packages; a function from a notebook cell (or ``exec``) means
+    student code replaced it.
     """
-    found = []
     roots = _library_roots()
+    found = []
     for name, (module, _ns) in _SNAPSHOT.items():
         if name == "builtins":
             continue
-        root = roots.get(name.split(".")[0])
         for key, value in list(vars(module).items()):
-            code = getattr(value, "__code__", None)
-            if root is None or not isinstance(code, types.CodeType):
-                continue
-            if not os.path.abspath(code.co_filename).startswith(root):
+            if isinstance(value, types.FunctionType) and not _from_library(value, roots):
                 found.append(f"{name}.{key}")
     for key in ("abs", "max", "min", "sum", "len", "isinstance", "float", "print", "range"):
-        value = vars(builtins).get(key)
-        if getattr(value, "__module__", "builtins") != "builtins" or isinstance(
-                value, types.FunctionType):
+        if isinstance(vars(builtins).get(key), types.FunctionType):
             found.append(f"builtins.{key}")
     return found
 
 
-def _library_roots() -> dict[str, str]:
-    roots = {}
+def _from_library(func: types.FunctionType, roots: tuple[str, ...]) -> bool:
+    path = func.__code__.co_filename
+    return os.path.isabs(path) and os.path.abspath(path).startswith(roots)
+
+
+def _library_roots() -> tuple[str, ...]:
+    roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, sysconfig.get_paths()["stdlib"]}
     for top in TRUSTED_PREFIXES:
-        module = sys.modules.get(top)
-        path = getattr(module, "__file__", None)
+        path = getattr(sys.modules.get(top), "__file__", None)
         if path:
-            roots[top] = os.path.dirname(os.path.abspath(path))
-    return roots
+            roots.add(os.path.dirname(os.path.abspath(path)))
+    return tuple(os.path.abspath(r) for r in roots if r)
 
 
 def _loaded_at_startup() -> bool:

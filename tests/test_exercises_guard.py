@@ -121,3 +121,38 @@ def test_grade_never_raises_for_a_broken_namespace() -> None:
     results = core.grade("backprop", hidden.NamespaceCaller({}, time_limit=1.0))
     assert [r.points for r in results] == [0.0] * len(results)
     assert all(r.message for r in results)
+
+
+def test_late_guard_detects_replaced_library_functions() -> None:
+    original = np.allclose
+    try:
+        np.allclose = lambda *a, **k: True
+        assert "numpy.allclose" in guard.tampered()
+    finally:
+        np.allclose = original
+    assert guard.tampered() == []
+
+
+@pytest.mark.parametrize(("received", "phrase"), [
+    (lambda e: -e, "sign is flipped"),
+    (lambda e: e.T, "transpose"),
+    (lambda e: e / 4.0, "divided by the batch size N = 4"),
+    (lambda e: 2.0 * e, "extra factor 2"),
+    (lambda e: np.stack([e / 4.0] * 4), "batch not summed"),
+    (lambda e: e.reshape(-1), "reshape them"),
+    (lambda e: e.reshape(-1, order="F"), "column-major"),
+    (lambda e: np.zeros_like(e), "all zeros"),
+])
+def test_diagnose_names_generic_mistakes(received, phrase: str) -> None:
+    from autograders.diagnose import diagnose
+
+    e = np.random.default_rng(1).standard_normal((3, 5))
+    message = diagnose(e, received(e), batch_size=4)
+    assert message is not None and phrase in message, message
+
+
+def test_diagnose_stays_silent_on_unrelated_values() -> None:
+    from autograders.diagnose import diagnose
+
+    rng = np.random.default_rng(2)
+    assert diagnose(rng.standard_normal((3, 5)), rng.standard_normal((3, 5))) is None
