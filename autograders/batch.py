@@ -17,6 +17,7 @@ hash (so a killed batch resumes where it stopped), and can take only shard ``i``
 from __future__ import annotations
 
 import ctypes
+import gc
 import hashlib
 import json
 import multiprocessing
@@ -352,11 +353,14 @@ def _no_student(name: str, *args: Any) -> Any:
 
 
 def warm_up(spec: Assignment) -> None:
-    """Run every check once against no student, before forking grader processes.
+    """Import the notebook readers and run every check once against no student, before forking.
 
     Checks build their seeded inputs and oracle values on first use and keep them, so the
     forked grader processes inherit them instead of each recomputing them.
     """
+    import nbformat  # noqa: F401 - imported once here rather than in every grader process
+    from IPython.core import inputtransformer2  # noqa: F401
+
     for check in spec.checks:
         core.run_check(spec, check, _no_student)
 
@@ -431,17 +435,22 @@ def run_batch(assignment: str | Assignment, submitted: str | Path | Sequence[Sub
         else:
             todo.append(sub)
     warm_up(spec)
+    gc.freeze()  # forked grader processes then copy far fewer of the parent's memory pages
     graded: list[dict[str, Any]] = []
     ctx = multiprocessing.get_context("fork")
     bar = tqdm(total=len(todo), desc=f"grading {spec.name}", unit="nb", disable=not progress)
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_process,
-                             initargs=(spec, config, os.getpid())) as pool:
-        futures = {pool.submit(_grade_and_record, sub): sub for sub in todo}
-        for fut in as_completed(futures):
-            row = fut.result()  # a grader bug must surface, not be recorded as a 0
-            graded.append(row)
-            if on_result is not None:
-                on_result(row)
-            bar.update(1)
-    bar.close()
+    try:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
+                                 initializer=_init_process,
+                                 initargs=(spec, config, os.getpid())) as pool:
+            futures = {pool.submit(_grade_and_record, sub): sub for sub in todo}
+            for fut in as_completed(futures):
+                row = fut.result()  # a grader bug must surface, not be recorded as a 0
+                graded.append(row)
+                if on_result is not None:
+                    on_result(row)
+                bar.update(1)
+    finally:
+        bar.close()
+        gc.unfreeze()
     return BatchReport(graded, skipped, time.perf_counter() - start)
