@@ -8,8 +8,9 @@ sizes 32 and 1000, in float32 and in float64. Four implementations:
 * ``torch``: the same model in PyTorch on the CPU with ``torch.optim.Adam``;
 * ``fused``: every layer and the Adam update written out in one numpy function, Adam applied to
   each of the four parameter arrays (the natural hand-written loop);
-* ``flat``: the fused loop with all parameters in one flat vector and one Adam update on it, the
-  same arithmetic as ``mmids.nn`` (the baseline that isolates the cost of the layer abstraction).
+* ``flat``: the fused loop with all parameters in one flat vector and one Adam update on it by
+  ``mmids.nn.adam_update``, the kernel of ``mmids.nn.Adam`` (the baseline that isolates the cost
+  of the layer abstraction).
 
 All use one thread (numpy's BLAS limited by threadpoolctl, ``torch.set_num_threads(1)``), start
 from the same weights, visit the rows in the same shuffled order and per mini-batch do forward,
@@ -140,22 +141,9 @@ def make_fused(init: dict[str, np.ndarray], dtype: type) -> Epoch:
         total, correct, N = 0.0, 0, Xe.shape[0]
         for i in range(0, N, bs):
             xb, yb, Yb = Xe[i:i + bs], ye[i:i + bs], Ye[i:i + bs]
-            n = xb.shape[0]
-            # forward: a = x W1^T + b1, h = σ(a) (stable form), z = h W2^T + b2
-            a = xb @ W1.T
-            a += c1
-            e = np.exp(-np.abs(a))
-            h = np.where(a >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
-            z = h @ W2.T
-            z += c2
-            # loss via log-softmax; gradient γ(z) − Y
-            s = z - z.max(axis=1, keepdims=True)
-            ls = s - np.log(np.exp(s).sum(axis=1, keepdims=True))
-            total -= float(np.vdot(Yb, ls))
-            correct += int(np.count_nonzero(z.argmax(axis=1) == yb))
-            g = np.exp(ls)
-            g -= Yb
-            g *= 1.0 / n
+            h, g, loss_sum, n_correct = _forward_loss(xb, yb, Yb, W1, c1, W2, c2)
+            total += loss_sum
+            correct += n_correct
             # backward
             grads = {"W2": g.T @ h, "b2": g.sum(axis=0)}
             dh = g @ W2
@@ -179,10 +167,38 @@ def make_fused(init: dict[str, np.ndarray], dtype: type) -> Epoch:
     return epoch
 
 
+def _forward_loss(
+    xb: np.ndarray, yb: np.ndarray, Yb: np.ndarray,
+    W1: np.ndarray, c1: np.ndarray, W2: np.ndarray, c2: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, float, int]:
+    """Forward pass and loss of one batch, written out: ``(h, ∂L/∂z, N·L, correct count)``.
+
+    ``a = x W1^T + b1``, ``h = σ(a)`` (stable form), ``z = h W2^T + b2``; the loss through the
+    log-softmax; the gradient ``(γ(z) − Y)/N``.
+    """
+    a = xb @ W1.T
+    a += c1
+    e = np.exp(-np.abs(a))
+    h = np.where(a >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    z = h @ W2.T
+    z += c2
+    s = z - z.max(axis=1, keepdims=True)
+    ls = s - np.log(np.exp(s).sum(axis=1, keepdims=True))
+    loss_sum = -float(np.vdot(Yb, ls))
+    correct = int(np.count_nonzero(z.argmax(axis=1) == yb))
+    g = np.exp(ls)
+    g -= Yb
+    g *= 1.0 / xb.shape[0]
+    return h, g, loss_sum, correct
+
+
 def make_fused_flat(init: dict[str, np.ndarray], dtype: type) -> Epoch:
     """The hand-fused loop with the parameters in one flat vector (W1, b1, W2, b2 are views),
-    gradients written into a flat vector, and one Adam update on the flat vectors with the same
-    arithmetic as ``mmids.nn.Adam``: the fairest baseline for the cost of the layer abstraction."""
+    gradients written into a flat vector, and one Adam update on the flat vectors by
+    ``mmids.nn.adam_update`` (the kernel of ``mmids.nn.Adam``): the fairest baseline for the cost
+    of the layer abstraction."""
+    from mmids.nn import adam_update
+
     keys = ("W1", "b1", "W2", "b2")
     flat = np.concatenate([init[k].reshape(-1) for k in keys]).astype(dtype)
     grad = np.zeros_like(flat)
@@ -195,31 +211,18 @@ def make_fused_flat(init: dict[str, np.ndarray], dtype: type) -> Epoch:
     M, V, tmp = np.zeros_like(flat), np.zeros_like(flat), np.empty_like(flat)
     state = {"t": 0}
     eye = np.eye(SIZES[2], dtype=dtype)
-    b1, b2 = BETAS
 
     def epoch(X: np.ndarray, y: np.ndarray, bs: int, order: np.ndarray) -> float:
         W1, c1, W2, c2 = views["W1"], views["b1"], views["W2"], views["b2"]
         gW1, gc1, gW2, gc2 = gviews["W1"], gviews["b1"], gviews["W2"], gviews["b2"]
-        w, m_, v_, u = flat, M, V, tmp  # local names for the in-place updates
         Xe, ye = X[order], y[order]
         Ye = eye[ye]
         total, correct, N = 0.0, 0, Xe.shape[0]
         for i in range(0, N, bs):
             xb, yb, Yb = Xe[i:i + bs], ye[i:i + bs], Ye[i:i + bs]
-            n = xb.shape[0]
-            a = xb @ W1.T
-            a += c1
-            e = np.exp(-np.abs(a))
-            h = np.where(a >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
-            z = h @ W2.T
-            z += c2
-            s = z - z.max(axis=1, keepdims=True)
-            ls = s - np.log(np.exp(s).sum(axis=1, keepdims=True))
-            total -= float(np.vdot(Yb, ls))
-            correct += int(np.count_nonzero(z.argmax(axis=1) == yb))
-            g = np.exp(ls)
-            g -= Yb
-            g *= 1.0 / n
+            h, g, loss_sum, n_correct = _forward_loss(xb, yb, Yb, W1, c1, W2, c2)
+            total += loss_sum
+            correct += n_correct
             np.matmul(g.T, h, out=gW2)
             np.sum(g, axis=0, out=gc2)
             dh = g @ W2
@@ -227,19 +230,7 @@ def make_fused_flat(init: dict[str, np.ndarray], dtype: type) -> Epoch:
             np.matmul(dh.T, xb, out=gW1)
             np.sum(dh, axis=0, out=gc1)
             state["t"] += 1
-            t = state["t"]
-            c = math.sqrt((1.0 - b2) / (1.0 - b2**t))
-            step = LR * (1.0 - b1) / ((1.0 - b1**t) * c)
-            m_ *= b1
-            m_ += grad
-            np.multiply(grad, grad, out=u)
-            v_ *= b2
-            v_ += u
-            np.sqrt(v_, out=u)
-            u += EPS / c
-            np.divide(m_, u, out=u)
-            u *= step
-            w -= u
+            adam_update(flat, grad, M, V, tmp, t=state["t"], lr=LR, betas=BETAS, eps=EPS)
         return total / N
 
     return epoch
