@@ -82,6 +82,26 @@ def _against_references(
     return CheckReport.combine(name, parts)
 
 
+def _check_explicit(
+    f: Callable[[Array], ArrayLike],
+    derivative: Callable[[Array], ArrayLike],
+    x: ArrayLike,
+    numerical: Callable[[Callable[[Array], ArrayLike], Array, float], Array],
+    by_torch: Callable[[TorchFn, Array], Array],
+    f_torch: TorchFn | None,
+    eps: float,
+    tolerances: tuple[float, float, float, float],
+    name: str,
+) -> CheckReport:
+    """A derivative that depends on ``x`` only (gradient, Jacobian) against its references."""
+    x_arr = as_float_array(x, "x", copy=True)
+    got = derivative(x_arr.copy())
+    return _against_references(
+        name, got, lambda: numerical(f, x_arr, eps), f, x_arr, f_torch,
+        lambda ft: by_torch(ft, x_arr), tolerances,
+    )
+
+
 def check_vjp(
     f: Callable[[Array], ArrayLike],
     vjp: Callable[[Array, Array], ArrayLike],
@@ -131,11 +151,9 @@ def check_gradient(
     name: str = "gradient",
 ) -> CheckReport:
     """Check ``grad(x) ≈ ∇f(x)`` for scalar ``f`` against finite differences (and torch)."""
-    x = as_float_array(x, "x", copy=True)
-    got = grad(x.copy())
-    return _against_references(
-        name, got, lambda: numerical_gradient(f, x, eps), f, x, f_torch,
-        lambda ft: torch_gradient(ft, x), (rtol, atol, torch_rtol, torch_atol),
+    return _check_explicit(
+        f, grad, x, numerical_gradient, torch_gradient, f_torch, eps,
+        (rtol, atol, torch_rtol, torch_atol), name,
     )
 
 
@@ -153,9 +171,7 @@ def check_jacobian(
     name: str = "jacobian",
 ) -> CheckReport:
     """Check an explicit Jacobian ``jac(x)`` of shape ``(f(x).size, x.size)`` (rows = outputs)."""
-    x = as_float_array(x, "x", copy=True)
-    got = jac(x.copy())
-    return _against_references(
-        name, got, lambda: numerical_jacobian(f, x, eps), f, x, f_torch,
-        lambda ft: torch_jacobian(ft, x), (rtol, atol, torch_rtol, torch_atol),
+    return _check_explicit(
+        f, jac, x, numerical_jacobian, torch_jacobian, f_torch, eps,
+        (rtol, atol, torch_rtol, torch_atol), name,
     )
