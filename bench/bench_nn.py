@@ -126,6 +126,30 @@ def make_torch(init: dict[str, np.ndarray], dtype: type) -> Epoch:
 # ---------------------------------------------------------------------------------------------
 
 
+def _fused_epoch(
+    X: np.ndarray,
+    y: np.ndarray,
+    bs: int,
+    order: np.ndarray,
+    eye: np.ndarray,
+    weights: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    update: Callable[[np.ndarray, np.ndarray, np.ndarray], None],
+) -> float:
+    """One epoch of a hand-written loop: per batch ``_forward_loss`` then ``update(x, h, ∂L/∂z)``
+    (backward pass and Adam step, updating ``weights`` in place); returns the mean loss."""
+    W1, c1, W2, c2 = weights
+    Xe, ye = X[order], y[order]
+    Ye = eye[ye]
+    total, correct, N = 0.0, 0, Xe.shape[0]
+    for i in range(0, N, bs):
+        xb, yb, Yb = Xe[i:i + bs], ye[i:i + bs], Ye[i:i + bs]
+        h, g, loss_sum, n_correct = _forward_loss(xb, yb, Yb, W1, c1, W2, c2)
+        total += loss_sum
+        correct += n_correct
+        update(xb, h, g)
+    return total / N
+
+
 def make_fused(init: dict[str, np.ndarray], dtype: type) -> Epoch:
     P = {k: v.astype(dtype) for k, v in init.items()}
     M = {k: np.zeros_like(v) for k, v in P.items()}
@@ -134,35 +158,28 @@ def make_fused(init: dict[str, np.ndarray], dtype: type) -> Epoch:
     eye = np.eye(SIZES[2], dtype=dtype)
     b1, b2 = BETAS
 
+    def update(xb: np.ndarray, h: np.ndarray, g: np.ndarray) -> None:
+        # backward
+        grads = {"W2": g.T @ h, "b2": g.sum(axis=0)}
+        dh = g @ P["W2"]
+        dh *= h * (1.0 - h)
+        grads["W1"] = dh.T @ xb
+        grads["b1"] = dh.sum(axis=0)
+        # Adam
+        state["t"] += 1
+        t = state["t"]
+        step = dtype(LR / (1.0 - b1**t))
+        inv = dtype(1.0 / math.sqrt(1.0 - b2**t))
+        for k, gk in grads.items():
+            m, v = M[k], V[k]
+            m *= b1
+            m += (1.0 - b1) * gk
+            v *= b2
+            v += (1.0 - b2) * (gk * gk)
+            P[k] -= step * m / (np.sqrt(v) * inv + EPS)
+
     def epoch(X: np.ndarray, y: np.ndarray, bs: int, order: np.ndarray) -> float:
-        W1, c1, W2, c2 = P["W1"], P["b1"], P["W2"], P["b2"]
-        Xe, ye = X[order], y[order]
-        Ye = eye[ye]
-        total, correct, N = 0.0, 0, Xe.shape[0]
-        for i in range(0, N, bs):
-            xb, yb, Yb = Xe[i:i + bs], ye[i:i + bs], Ye[i:i + bs]
-            h, g, loss_sum, n_correct = _forward_loss(xb, yb, Yb, W1, c1, W2, c2)
-            total += loss_sum
-            correct += n_correct
-            # backward
-            grads = {"W2": g.T @ h, "b2": g.sum(axis=0)}
-            dh = g @ W2
-            dh *= h * (1.0 - h)
-            grads["W1"] = dh.T @ xb
-            grads["b1"] = dh.sum(axis=0)
-            # Adam
-            state["t"] += 1
-            t = state["t"]
-            step = dtype(LR / (1.0 - b1**t))
-            inv = dtype(1.0 / math.sqrt(1.0 - b2**t))
-            for k, gk in grads.items():
-                m, v = M[k], V[k]
-                m *= b1
-                m += (1.0 - b1) * gk
-                v *= b2
-                v += (1.0 - b2) * (gk * gk)
-                P[k] -= step * m / (np.sqrt(v) * inv + EPS)
-        return total / N
+        return _fused_epoch(X, y, bs, order, eye, (P["W1"], P["b1"], P["W2"], P["b2"]), update)
 
     return epoch
 
@@ -212,26 +229,21 @@ def make_fused_flat(init: dict[str, np.ndarray], dtype: type) -> Epoch:
     state = {"t": 0}
     eye = np.eye(SIZES[2], dtype=dtype)
 
+    gW1, gc1, gW2, gc2 = gviews["W1"], gviews["b1"], gviews["W2"], gviews["b2"]
+
+    def update(xb: np.ndarray, h: np.ndarray, g: np.ndarray) -> None:
+        np.matmul(g.T, h, out=gW2)
+        np.sum(g, axis=0, out=gc2)
+        dh = g @ views["W2"]
+        dh *= h * (1.0 - h)
+        np.matmul(dh.T, xb, out=gW1)
+        np.sum(dh, axis=0, out=gc1)
+        state["t"] += 1
+        adam_update(flat, grad, M, V, tmp, t=state["t"], lr=LR, betas=BETAS, eps=EPS)
+
     def epoch(X: np.ndarray, y: np.ndarray, bs: int, order: np.ndarray) -> float:
-        W1, c1, W2, c2 = views["W1"], views["b1"], views["W2"], views["b2"]
-        gW1, gc1, gW2, gc2 = gviews["W1"], gviews["b1"], gviews["W2"], gviews["b2"]
-        Xe, ye = X[order], y[order]
-        Ye = eye[ye]
-        total, correct, N = 0.0, 0, Xe.shape[0]
-        for i in range(0, N, bs):
-            xb, yb, Yb = Xe[i:i + bs], ye[i:i + bs], Ye[i:i + bs]
-            h, g, loss_sum, n_correct = _forward_loss(xb, yb, Yb, W1, c1, W2, c2)
-            total += loss_sum
-            correct += n_correct
-            np.matmul(g.T, h, out=gW2)
-            np.sum(g, axis=0, out=gc2)
-            dh = g @ W2
-            dh *= h * (1.0 - h)
-            np.matmul(dh.T, xb, out=gW1)
-            np.sum(dh, axis=0, out=gc1)
-            state["t"] += 1
-            adam_update(flat, grad, M, V, tmp, t=state["t"], lr=LR, betas=BETAS, eps=EPS)
-        return total / N
+        weights = (views["W1"], views["b1"], views["W2"], views["b2"])
+        return _fused_epoch(X, y, bs, order, eye, weights, update)
 
     return epoch
 
