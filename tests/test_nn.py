@@ -294,6 +294,20 @@ def test_adam_matches_torch(packed: bool, betas, rng):
                   lambda ts: torch.optim.Adam(ts, lr=0.01, betas=betas, eps=1e-8), packed, rng)
 
 
+def test_adam_update_on_a_flat_vector_matches_torch(rng):
+    """The kernel of Adam (also bench_nn's flat baseline) on one array, against torch."""
+    w = rng.standard_normal(7)
+    M, V, tmp = np.zeros(7), np.zeros(7), np.empty(7)
+    tw = torch.tensor(w.copy(), requires_grad=True)
+    theirs = torch.optim.Adam([tw], lr=0.02, betas=(0.8, 0.99), eps=1e-6)
+    for t in range(1, 6):
+        g = rng.standard_normal(7)
+        nn.adam_update(w, g, M, V, tmp, t=t, lr=0.02, betas=(0.8, 0.99), eps=1e-6)
+        tw.grad = torch.tensor(g)
+        theirs.step()
+        gradcheck.assert_close(tw.detach().numpy(), w, rtol=1e-11, atol=1e-13)
+
+
 @pytest.mark.parametrize("packed", [True, False], ids=["packed", "separate"])
 def test_clip_grad_norm_matches_formula_and_torch(packed: bool, rng):
     if packed:
