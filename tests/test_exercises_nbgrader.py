@@ -212,12 +212,19 @@ def test_syntax_error_costs_only_its_function(graded: dict) -> None:
 
 
 def test_monkeypatching_gains_nothing(graded: dict) -> None:
-    cells = graded["cells"]["patch"]
-    softmax = cells["test_softmax_vjp"]
-    # Same as the unpatched diagonal-only answer: 1 of 5 cases right.
-    assert softmax["points"] == pytest.approx(0.6), softmax["text"]
+    from autograders import core, hidden
+    from tests.corpora.tools import namespace_for
+
+    entry = _entry(corpus.WRONG, "softmax-diagonal-only")
+    spec = core.ASSIGNMENTS[A]
+    honest = core.run_check(spec, spec.check("test_softmax_vjp"), hidden.NamespaceCaller(
+        namespace_for(A, {entry.function: entry.source})))
+    softmax = graded["cells"]["patch"]["test_softmax_vjp"]
+    # Exactly what the same answer earns without the monkeypatching.
+    assert softmax["points"] == pytest.approx(honest.points), softmax["text"]
+    assert softmax["points"] < softmax["max"]
     assert "only the diagonal" in softmax["text"]
-    assert graded["scores"]["patch"] == pytest.approx(MAX - 3 + 0.6)
+    assert graded["scores"]["patch"] == pytest.approx(MAX - softmax["max"] + honest.points)
 
 
 def test_no_stderr_in_any_test_cell(graded: dict) -> None:
