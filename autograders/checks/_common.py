@@ -23,7 +23,7 @@ from mmids import gradcheck
 
 Array = NDArray[np.float64]
 
-__all__ = ["Case", "Output", "judge", "rng_for", "to_array", "oracles_agree"]
+__all__ = ["Case", "Output", "judge", "oracles_agree", "reference_agrees", "rng_for", "to_array"]
 
 
 def rng_for(grade_id: str, salt: int = 0) -> np.random.Generator:
@@ -73,6 +73,15 @@ def oracles_agree(torch_value: Array, fd_value: Array, what: str) -> None:
     report = gradcheck.compare(torch_value, fd_value, rtol=1e-5, atol=1e-6 * scale, name=what)
     if not report.ok:
         raise RuntimeError(f"oracles disagree for {what}:\n{report}")
+
+
+def reference_agrees(expected: Array, reference: Any, what: str) -> None:
+    """Guard against drift: the mmids reference implementation must match the torch oracle."""
+    report = gradcheck.compare(expected, np.asarray(reference, dtype=np.float64), rtol=1e-9,
+                               atol=1e-12 * max(1.0, float(np.max(np.abs(expected),
+                                                                  initial=0.0))), name=what)
+    if not report.ok:
+        raise RuntimeError(f"the mmids reference disagrees with torch for {what}:\n{report}")
 
 
 def to_array(value: Any, name: str, float32_ok: bool) -> tuple[Array | None, str | None]:

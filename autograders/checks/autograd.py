@@ -13,7 +13,8 @@ Answer cells (grade_id = the method or function the student writes):
 Each answer is graded on its own.  The traversals (``backward_pass``, ``jvp``) run on graphs
 built from trusted operations (subclasses of the student's ``AutogradValue`` defined by the
 driver), and the operations' derivatives are checked one node at a time through ``vjp``.
-Everything is compared with torch.autograd and with central finite differences.
+Everything is compared with torch.autograd and with central finite differences; the course's
+reference engine ``mmids.autograd`` must agree with both on every graph (a grader self-check).
 """
 
 from __future__ import annotations
@@ -191,6 +192,22 @@ def _torch_ops() -> types.SimpleNamespace:
         sigmoid=torch.sigmoid, sum=torch.sum, matmul=torch.matmul)
 
 
+def _mmids_ops() -> types.SimpleNamespace:
+    """The course's reference engine (``mmids.autograd``) as a third, cross-checking oracle."""
+    import mmids.autograd as ag
+
+    return types.SimpleNamespace(
+        add=lambda a, b: a + b, mul=lambda a, b: a * b, div=lambda a, b: a / b, exp=ag.exp,
+        log=ag.log, sigmoid=ag.sigmoid, sum=ag.sum, matmul=ag.matmul)
+
+
+def _reference_engine_agrees(expected: np.ndarray, got: Any, what: str) -> None:
+    report = G.compare(expected, np.asarray(got, dtype=np.float64), rtol=1e-9, atol=1e-12,
+                       name=what)
+    if not report.ok:
+        raise RuntimeError(f"mmids.autograd disagrees with torch for {what}:\n{report}")
+
+
 def _as_torch(v: Any) -> Any:
     import torch
 
@@ -223,8 +240,13 @@ def _backward_cases(grade_id: str) -> list[Case]:
          + _HINT_ORDER),
     ]
     cases = []
+    import mmids.autograd as ag
+
+    ago = _mmids_ops()
     for label, name, leaves, hint in specs:
         fn = getattr(g, f"g_{name}")
+        nodes = [ag.AutogradValue(leaf) for leaf in leaves]
+        fn(ago, *nodes).backward()
         outs = []
         for i, leaf in enumerate(leaves):
             def f_np(v: np.ndarray, i: int = i, fn: Any = fn, leaves: list = leaves) -> Any:
@@ -237,6 +259,7 @@ def _backward_cases(grade_id: str) -> list[Case]:
             expected = G.torch_gradient(f_t, leaf)
             fd = G.numerical_gradient(f_np, leaf)
             oracles_agree(expected, fd, f"backward ({label}, input {i + 1})")
+            _reference_engine_agrees(expected, nodes[i].grad, f"backward ({label})")
             outs.append(Output(f"the grad of input {i + 1}", expected, fd))
         cases.append(Case(label, (name, *leaves), tuple(outs), returns_tuple=True,
                           hint_on_error=hint, extra={"hint_wrong": hint}))
@@ -328,6 +351,8 @@ def _op_candidates(op: str, i: int, inputs: list[np.ndarray], g: np.ndarray) -> 
 
 
 def _jvp_cases(grade_id: str) -> list[Case]:
+    import mmids.autograd as ag
+
     rng = rng_for(grade_id)
     g = _graphs()
     npo, tho = _np_ops(), _torch_ops()
@@ -353,6 +378,9 @@ def _jvp_cases(grade_id: str) -> list[Case]:
         expected = G.torch_jacobian(f_t, x) @ dx
         fd = G.numerical_jacobian(f_np, x) @ dx
         oracles_agree(expected, fd, f"jvp ({label})")
+        _reference_engine_agrees(expected, ag.jvp(
+            lambda v, fn=fn, consts=consts: fn(_mmids_ops(), v, *consts), x, dx)[1],
+            f"jvp ({label})")
         hint = ("a value used twice contributes through both uses: add the tangent "
                 "contributions of all inputs")
         cases.append(Case(label, (name, x, dx, *consts),

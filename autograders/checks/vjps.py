@@ -12,7 +12,8 @@ Student functions (answer cell grade_id = function name):
 * ``kron_vjp(z, p)``: ``𝔹^T p = (I_K ⊗ z^T)^T p = p ⊗ z`` without forming ``𝔹``.
 
 Every value is compared with ``torch.autograd`` and with central finite differences
-(``mmids.gradcheck``); the function values themselves come from ``mmids.functions``.
+(``mmids.gradcheck``); the function values come from ``mmids.functions``, and the reference
+VJPs of ``mmids.functions`` / ``mmids.kron`` must agree with torch (a grader self-check).
 """
 
 from __future__ import annotations
@@ -23,10 +24,18 @@ from typing import Any
 
 import numpy as np
 
-from autograders.checks._common import Case, Output, judge, oracles_agree, rng_for
+from autograders.checks._common import (
+    Case,
+    Output,
+    judge,
+    oracles_agree,
+    reference_agrees,
+    rng_for,
+)
 from autograders.core import Assignment, Caller, CellResult, Check
 from mmids import functions as F
 from mmids import gradcheck as G
+from mmids import kron as Kr
 
 Array = np.ndarray
 
@@ -82,6 +91,8 @@ def _linear_case(label: str, W: Array, z: Array, p: Array, which: str, N: int | 
     fW_t = (lambda V: zt @ V.T) if N is not None else (lambda V: V @ zt)
     dz, dz_fd = _vjp_oracles(fz, fz_t, z, p, f"linear dz ({label})")
     dW, dW_fd = _vjp_oracles(fW, fW_t, W, p, f"linear dW ({label})")
+    reference_agrees(dz, Kr.linear_vjp_input(W, p), f"linear dz ({label})")
+    reference_agrees(dW.reshape(-1), Kr.linear_vjp_params(z, p), f"linear dW ({label})")
     cand_z = [("dz ignores the upstream p (it is W^T 1, the all-ones upstream)",
                np.ones_like(p) @ W)]
     if W.shape[0] == W.shape[1]:
@@ -144,6 +155,7 @@ def _activation_cases(grade_id: str, name: str) -> list[Case]:
             fd = np.where(zero, 0.0, fd)  # central differences give p/2 at the kink
             accept = _relu_kink(zero, p64)
         oracles_agree(expected, fd, f"{name}_vjp ({label})")
+        reference_agrees(expected, getattr(F, f"{name}_vjp")(t64, p64), f"{name}_vjp ({label})")
         out = Output("the result", expected, fd, _activation_candidates(name, t64, p64),
                      accept=accept)
         cases.append(Case(f"{label}", (t, p), (out,), float32=f32))
@@ -215,6 +227,7 @@ def _softmax_cases(grade_id: str) -> list[Case]:
         z64, p64 = z.astype(np.float64), p.astype(np.float64)
         expected, fd = _vjp_oracles(F.softmax, lambda u: torch.softmax(u, dim=-1), z64, p64,
                                     f"softmax ({label})")
+        reference_agrees(expected, F.softmax_vjp(z64, p64), f"softmax_vjp ({label})")
         g = F.softmax(z64)
         cands = [
             ("it uses only the diagonal of the softmax Jacobian, γ ⊙ (1 − γ) ⊙ p; the "
@@ -270,6 +283,7 @@ def _cross_entropy_cases(grade_id: str) -> list[Case]:
         expected = G.torch_gradient(lambda u, yt=yt: -(yt * torch.log(u)).sum(), q64)
         fd = G.numerical_gradient(lambda u, y=y64: float(np.sum(F.cross_entropy(y, u))), q64)
         oracles_agree(expected, fd, f"cross_entropy_grad ({label})")
+        reference_agrees(expected, F.cross_entropy_grad(y64, q64), f"cross_entropy_grad ({label})")
         N = shape[0] if len(shape) == 2 else None
         cands = [
             ("it is −1/q: the labels y are missing from the numerator", -1.0 / q64),
@@ -305,6 +319,8 @@ def _softmax_ce_cases(grade_id: str) -> list[Case]:
         fd = G.numerical_gradient(
             lambda u, y=y64: float(np.sum(F.softmax_cross_entropy(u, y))), z64)
         oracles_agree(expected, fd, f"softmax_cross_entropy_grad ({label})")
+        reference_agrees(expected, F.softmax_cross_entropy_grad(z64, y64),
+                         f"softmax_cross_entropy_grad ({label})")
         g = F.softmax(z64)
         N = shape[0] if len(shape) == 2 else None
         cands = [
@@ -350,6 +366,7 @@ def _kron_cases(grade_id: str) -> list[Case]:
         expected, fd = _vjp_oracles(lambda w, s=(K, d), z=z64: w.reshape(s) @ z,
                                     lambda w, s=(K, d), z=zt: w.reshape(s) @ z, w0, p64,
                                     f"kron_vjp ({label})")
+        reference_agrees(expected, Kr.linear_vjp_params(z64, p64), f"kron_vjp ({label})")
         cands = [
             ("the Kronecker factors are in the wrong order: it is z ⊗ p, the answer is p ⊗ z",
              np.kron(z64, p64)),
@@ -362,9 +379,7 @@ def _kron_cases(grade_id: str) -> list[Case]:
     K, d = 4000, 400
     z = rng.standard_normal(d)
     p = rng.standard_normal(K)
-    from mmids.kron import linear_vjp_params
-
-    big = Output("the result", linear_vjp_params(z, p), None)
+    big = Output("the result", Kr.linear_vjp_params(z, p), None)
     hint = (f"for d={d}, K={K} the matrix B = I_K ⊗ z^T would take {K * K * d * 8 / 1e9:.0f} GB: "
             "compute p ⊗ z directly, without forming B")
     cases.append(Case(f"large input d={d}, K={K} (B must not be formed)", (z, p), (big,),
