@@ -128,14 +128,14 @@ def _by_value(value: Any) -> Any:
 # --------------------------------------------------------------------------------------------
 
 
-def _find_answer(namespace: Mapping[str, Any], answer_id: str) -> Any:
+def _find_answers(namespace: Mapping[str, Any], answer_id: str) -> list[Any]:
+    """The student's objects behind an answer: the function, or every class with that method."""
     obj = namespace.get(answer_id)
     if isinstance(obj, types.FunctionType | type):
-        return obj
-    for value in list(namespace.values()):
-        if isinstance(value, type) and isinstance(vars(value).get(answer_id), types.FunctionType):
-            return vars(value)[answer_id]
-    return None
+        return [obj]
+    return [v for v in list(namespace.values())
+            if isinstance(v, type) and isinstance(vars(v).get(answer_id), types.FunctionType)
+            and not v.__name__.startswith("_Drv")]
 
 
 def _source_of(obj: Any) -> str:
@@ -219,9 +219,10 @@ def _grade_cell(assignment: str, grade_id: str, namespace: dict[str, Any]) -> Ce
              namespace)
         namespace[_DRIVERS_LOADED] = True
         guard.restore()
-    answer = _find_answer(namespace, check.answer_id)
-    sources = {check.answer_id: _source_of(answer) if answer is not None else ""}
-    if answer is not None:
+    answers = _find_answers(namespace, check.answer_id)
+    cell_sources = dict.fromkeys(_source_of(a) for a in answers)
+    sources = {check.answer_id: "\n".join(cell_sources)}
+    for answer in answers:
         refusal = _forbidden_globals(answer)
         if refusal is not None:
             return CellResult(grade_id, 0.0, check.max_points, refusal)
