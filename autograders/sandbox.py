@@ -308,8 +308,14 @@ class Worker:
         return self._reason is None and self._proc.poll() is None
 
     def close(self) -> None:
-        """Kill the worker if still running and release its resources."""
+        """Ask the worker to exit (then kill it if still running) and release its resources."""
         self._stop.set()
+        if self.alive:
+            try:
+                rpc.send(self._to, {"op": "exit"})
+                self._proc.wait(timeout=0.5)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
         self.kill("it was stopped by the grader")
         try:
             self._proc.wait(timeout=10)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import copy
 import os
 import re
+import resource
 import shutil
 import statistics
 import tempfile
@@ -68,11 +69,23 @@ def _out_of_kernel(course: Path, workers: int, students: list[str],
     subs = [Submission(s, course / "all_submitted" / s / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
             for s in students]
     db = f"sqlite:///{course / f'ook_{workers}_{tag}.db'}"
+    cpu0 = _cpu()
     start = time.perf_counter()
     report = run_batch(ASSIGNMENT, subs, BatchConfig(db), workers=workers, progress=False)
     wall = time.perf_counter() - start
+    _CPU[workers] = _CPU.get(workers, 0.0) + _cpu() - cpu0
     return ([r["seconds"] for r in report.graded], wall,
             {r["student"]: r["score"] for r in report.graded})
+
+
+_CPU: dict[int, float] = {}
+
+
+def _cpu() -> float:
+    """CPU seconds of this process and of every reaped descendant (grader processes, sandboxes)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 _LOG = re.compile(r"^(\d\d:\d\d:\d\d\.\d\d\d) (.*)$")
@@ -166,6 +179,10 @@ def main() -> None:
     print(f"median seconds per submission, nbgrader / out-of-kernel (1 worker): "
           f"{rows[2][2] / med_ook:.1f}x  (target: out-of-kernel <= 1 s; it is {med_ook:.2f} s)")
     print(f"{n} submissions with 2 workers: {walls[2]:.1f} s (target < 180 s)")
+    cpu = {w: _CPU[w] / n for w in (1, 2)}
+    print(f"CPU seconds per submission (grader + sandboxed worker): {cpu[1]:.2f} with 1 worker, "
+          f"{cpu[2]:.2f} with 2; on 2 otherwise idle cores that allows about "
+          f"{2 * 60 / cpu[2]:.0f} submissions/min")
     same = all(abs(nb_scores[s] - ook_scores[s]) < 1e-9 for s in students[:n_nb])
     print(f"nbgrader and out-of-kernel totals agree on the {n_nb} shared submissions: {same}")
     print(f"(machine load average at the end: {os.getloadavg()[0]:.1f} on "
