@@ -56,13 +56,19 @@ def as_value(x: object) -> Value:
 class AutogradValue:
     """A node of the computational graph; the base class is a declared variable (identity)."""
 
+    # The four attributes every node has. ``__slots__`` stores them in the object itself (no
+    # per-node ``__dict__``), which makes nodes smaller and quicker to build; each operation
+    # class repeats ``__slots__ = ()`` so that its nodes stay that small.
+    __slots__ = ("parents", "args", "value", "grad", "__weakref__")
     __array_ufunc__ = None  # makes ``ndarray + node`` call ``node.__radd__`` (numpy defers)
 
     def __init__(self, *args: Any) -> None:
         self.parents = args
-        self.args = [a.value if isinstance(a, AutogradValue) else a for a in args]
+        self.args = values = []  # the value of each parent (a constant is its own value)
+        for a in args:
+            values.append(a.value if isinstance(a, AutogradValue) else a)
         try:
-            self.value = self.func(*self.args)
+            self.value = self.func(*values)
         except ValueError as err:  # e.g. shapes that do not broadcast: say which operation
             shapes = ", ".join(str(np.shape(a)) for a in self.args)
             raise ValueError(f"{self.op}: bad input shapes ({shapes}): {err}") from None
@@ -84,7 +90,10 @@ class AutogradValue:
         For element-wise operations the Jacobian is diagonal, so the vector-Jacobian product is
         the element-wise product of the upstream gradient with the local derivative.
         """
-        return [g * local for local in self.grads(*self.args)]
+        contributions = []
+        for local in self.grads(*self.args):
+            contributions.append(g * local)
+        return contributions
 
     def jvp(self, *tangents: Value | None) -> Value:
         """Forward mode: ``d(value) = sum_i d(value)/d(input_i) x d(input_i)`` (``None`` = 0)."""
@@ -96,10 +105,16 @@ class AutogradValue:
 
     # ---- reverse mode ------------------------------------------------------------------------
     def backward_pass(self) -> None:
-        """One step of reverse mode: add this node's contribution into each parent's ``.grad``."""
-        for parent, contribution in zip(self.parents, self.vjp(self.grad), strict=True):
+        """One step of reverse mode: add this node's contribution into each parent's ``.grad``.
+
+        ``vjp`` gives one contribution per parent; constants (not nodes) are skipped. Only arrays
+        can need ``unbroadcast``: a float contribution to a float parent is added as it is.
+        """
+        for parent, contribution in zip(self.parents, self.vjp(self.grad), strict=False):
             if isinstance(parent, AutogradValue):
-                parent.grad += unbroadcast(contribution, parent.value)
+                if type(contribution) is not float or type(parent.value) is not float:
+                    contribution = unbroadcast(contribution, parent.value)
+                parent.grad += contribution
 
     def backward(self, upstream: Value | None = None) -> None:
         """Fill ``.grad = dL/dv`` for every node ``v`` that this node ``L`` depends on.
@@ -219,25 +234,23 @@ def topological_order(root: AutogradValue) -> list[AutogradValue]:
     """Every node ``root`` depends on, each listed after all of its parents (root last).
 
     Depth-first search with an explicit stack instead of recursion, so a chain of a million
-    nodes does not hit Python's recursion limit. A node stays on the stack while its parents
-    are pushed above it; when it is on top again, all of them are listed, so it is listed next.
+    nodes does not hit Python's recursion limit. The first time a node is popped, it goes back on
+    the stack under a ``None`` marker, with its parents pushed above; when the marker is popped,
+    all of those parents are listed, so the node under it is listed next.
     """
     order: list[AutogradValue] = []
-    visited: set[AutogradValue] = set()  # nodes whose parents have been pushed
-    done: set[AutogradValue] = set()  # nodes already in ``order``
-    stack = [root]
+    seen: set[AutogradValue] = set()  # nodes whose parents have been pushed
+    stack: list[AutogradValue | None] = [root]
     while stack:
-        node = stack[-1]
-        if node in visited:  # on top again: all its parents are in ``order`` now
-            stack.pop()
-            if node not in done:
-                done.add(node)
-                order.append(node)
-            continue
-        visited.add(node)
-        for parent in node.parents:
-            if isinstance(parent, AutogradValue) and parent not in visited:
-                stack.append(parent)
+        node = stack.pop()
+        if node is None:  # the marker: the node under it has all its parents listed
+            order.append(stack.pop())
+        elif node not in seen:
+            seen.add(node)
+            stack += (node, None)
+            for parent in node.parents:
+                if isinstance(parent, AutogradValue) and parent not in seen:
+                    stack.append(parent)
     return order
 
 

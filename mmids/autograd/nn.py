@@ -92,6 +92,8 @@ class SoftmaxCrossEntropy(AutogradValue):
     cross-entropy), so no (N, K, K) softmax Jacobian and no ``log`` of a tiny probability.
     """
 
+    __slots__ = ()
+
     def func(self, z: np.ndarray, y: np.ndarray) -> float:
         return float(np.mean(F.softmax_cross_entropy(z, y)))
 

@@ -10,6 +10,8 @@ Each class overrides
   ``jvp(*tangents)`` directly, written with the structure of the Jacobian, never as a matrix.
 
 The same code serves floats and numpy arrays. Scalars take a ``math`` fast path; arrays use numpy.
+The line ``__slots__ = ()`` in each class only says "no attributes beyond the base class's four"
+(it keeps every node small and fast to build; see :class:`~mmids.autograd.core.AutogradValue`).
 
 Numerical trouble is reported, not hidden: ``log`` of a non-positive entry warns (RuntimeWarning
 naming the operation) and returns nan/-inf as numpy does; overflow in ``exp`` or ``**`` shows
@@ -94,6 +96,7 @@ def power_(a: Value, b: Value) -> Value:
 
 class Add(AutogradValue):
     """``a + b``"""
+    __slots__ = ()
 
     def func(self, a: Value, b: Value) -> Value:
         return a + b
@@ -104,6 +107,7 @@ class Add(AutogradValue):
 
 class Sub(AutogradValue):
     """``a - b``"""
+    __slots__ = ()
 
     def func(self, a: Value, b: Value) -> Value:
         return a - b
@@ -114,6 +118,7 @@ class Sub(AutogradValue):
 
 class Mul(AutogradValue):
     """``a * b`` (element-wise)"""
+    __slots__ = ()
 
     def func(self, a: Value, b: Value) -> Value:
         return a * b
@@ -124,6 +129,7 @@ class Mul(AutogradValue):
 
 class Div(AutogradValue):
     """``a / b``"""
+    __slots__ = ()
 
     def func(self, a: Value, b: Value) -> Value:
         return a / b
@@ -134,6 +140,7 @@ class Div(AutogradValue):
 
 class Pow(AutogradValue):
     """``a ** b``; the derivative in ``b``, ``a^b log a``, is computed only if ``b`` is a node."""
+    __slots__ = ()
 
     def func(self, a: Value, b: Value) -> Value:
         return power_(a, b)
@@ -145,6 +152,7 @@ class Pow(AutogradValue):
 
 class Neg(AutogradValue):
     """``-a``"""
+    __slots__ = ()
 
     def func(self, a: Value) -> Value:
         return -a
@@ -155,6 +163,7 @@ class Neg(AutogradValue):
 
 class Exp(AutogradValue):
     """``exp(a)``; its derivative is itself."""
+    __slots__ = ()
 
     def func(self, a: Value) -> Value:
         return exp_(a)
@@ -165,6 +174,7 @@ class Exp(AutogradValue):
 
 class Log(AutogradValue):
     """``log(a)`` (natural); warns on non-positive entries."""
+    __slots__ = ()
 
     def func(self, a: Value) -> Value:
         return log_(a)
@@ -175,6 +185,7 @@ class Log(AutogradValue):
 
 class Sigmoid(AutogradValue):
     """``σ(a) = 1 / (1 + exp(-a))``; ``σ' = σ (1 - σ)``."""
+    __slots__ = ()
 
     def func(self, a: Value) -> Value:
         return sigmoid_(a)
@@ -185,6 +196,7 @@ class Sigmoid(AutogradValue):
 
 class Tanh(AutogradValue):
     """``tanh(a)``; ``tanh' = 1 - tanh²``."""
+    __slots__ = ()
 
     def func(self, a: Value) -> Value:
         return tanh_(a)
@@ -195,6 +207,7 @@ class Tanh(AutogradValue):
 
 class Relu(AutogradValue):
     """``max(a, 0)``; derivative ``1(a > 0)`` (0 at ``a = 0``, a convention)."""
+    __slots__ = ()
 
     def func(self, a: Value) -> Value:
         return relu_(a)
@@ -209,6 +222,7 @@ class Relu(AutogradValue):
 class Sum(AutogradValue):
     """``Σ a`` over ``axis`` (all entries if None). Jacobian is a row of ones per output, so the
     VJP copies (broadcasts) the upstream gradient back to every summed entry."""
+    __slots__ = ("axis", "keepdims")
 
     def __init__(self, a: Any, axis: int | None = None, keepdims: bool = False) -> None:
         shape = np.shape(a.value if isinstance(a, AutogradValue) else a)
@@ -233,6 +247,7 @@ class Sum(AutogradValue):
 
 class Mean(Sum):
     """``mean(a)`` over ``axis``: the sum divided by the number ``n`` of entries averaged."""
+    __slots__ = ()
 
     def count(self) -> int:
         size, shape = np.size(self.args[0]), np.shape(self.args[0])
@@ -262,6 +277,7 @@ class MatMul(AutogradValue):
     row ``(1, n)`` and a 1-D ``b`` as the column ``(n, 1)``. The product for a plain-array input
     (data) is skipped: it is never needed and costs as much as the forward product.
     """
+    __slots__ = ()
 
     def func(self, a: Value, b: Value) -> Value:
         if np.ndim(a) not in (1, 2) or np.ndim(b) not in (1, 2):
