@@ -107,9 +107,13 @@ def test_sandbox_view_uid_network_and_namespaces() -> None:
         "    except OSError as e:\n        net = str(e)\n"
         "    return (sorted(os.listdir('/')), sorted(os.listdir('/work/main')), os.getuid(),\n"
         "            caps.split()[1], len([p for p in os.listdir('/proc') if p.isdigit()]),\n"
-        "            socket.gethostname(), net, sorted(os.listdir('/tmp')))\n")
+        "            socket.gethostname(), net, sorted(os.listdir('/tmp')),\n"
+        "            sorted(os.environ))\n")
     assert reply["ok"], reply
-    root, course, uid, caps, nproc, host, net, tmp = reply["value"]
+    root, course, uid, caps, nproc, host, net, tmp, env = reply["value"]
+    # the grader's environment (database URLs, tokens, ...) does not reach the worker
+    assert set(env) <= {"HOME", "PATH", "LANG", "TMPDIR", "OPENBLAS_NUM_THREADS",
+                        "OMP_NUM_THREADS", "MKL_NUM_THREADS", "LC_CTYPE", "PWD"}
     assert "work" in root and "home" not in root and "var" not in root
     assert course == [".venv", "mmids"]  # nothing else of the course directory
     assert uid != 0 and caps == "0000000000000000"
