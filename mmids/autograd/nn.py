@@ -142,6 +142,9 @@ class SGD:
 
     def step(self) -> None:
         for p, v in zip(self.params, self.velocity, strict=True):
+            if self.momentum == 0:  # plain gradient descent, w <- w - η g: no velocity needed
+                p.value -= self.lr * p.grad
+                continue
             v *= self.momentum
             v -= self.lr * p.grad
             p.value += v
