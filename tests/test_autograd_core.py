@@ -107,6 +107,29 @@ def test_topological_order_lists_parents_before_children() -> None:
                 assert pos[id(p)] < pos[id(node)]
 
 
+def test_topological_order_of_a_random_graph_with_shared_nodes() -> None:
+    rng = np.random.default_rng(3)
+    nodes = [V(0.5), V(-1.0)]
+    for _ in range(300):  # each new node uses two earlier ones (often the same ones again)
+        i, j = rng.integers(len(nodes), size=2)
+        nodes.append(nodes[i] * 0.5 + nodes[j])  # two nodes: a Mul and an Add
+    root = nodes[-1]
+    reachable, todo = {id(root)}, [root]
+    while todo:  # every node root depends on, found independently of the order's algorithm
+        for p in todo.pop().parents:
+            if isinstance(p, V) and id(p) not in reachable:
+                reachable.add(id(p))
+                todo.append(p)
+    order = ad.topological_order(root)
+    pos = {id(n): k for k, n in enumerate(order)}
+    assert len(order) == len(pos) == len(reachable) and set(pos) == reachable
+    assert order[-1] is root
+    for node in order:
+        for p in node.parents:
+            if isinstance(p, V):
+                assert pos[id(p)] < pos[id(node)]
+
+
 def test_backward_twice_gives_the_same_result_and_zero_grad_clears() -> None:
     x = V(np.array([0.5, -1.0]))
     L = ad.sum(ad.tanh(x) * x)

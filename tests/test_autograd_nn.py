@@ -85,6 +85,15 @@ def test_sgd_with_momentum_follows_its_formula() -> None:
     assert w.grad == 0
 
 
+def test_sgd_without_momentum_is_plain_gradient_descent() -> None:
+    w = V(np.array([1.0, -2.0]))
+    opt = nn.SGD([w], lr=0.1)
+    for g in (np.array([1.0, 1.0]), np.array([2.0, -1.0])):
+        w.grad = g
+        opt.step()
+    gc.assert_close(np.array([1.0 - 0.1 - 0.2, -2.0 - 0.1 + 0.1]), w.value)
+
+
 def test_two_moons_network_of_the_syllabus_learns() -> None:
     X_train, X_test, y_train, y_test = datasets.two_moons(n_samples=1000, noise=0.2, seed=0)
     net = nn.MLP([2, 264, 2, 2], activation="relu", seed=0)
