@@ -110,9 +110,9 @@ def test_topological_order_lists_parents_before_children() -> None:
 def test_topological_order_of_a_random_graph_with_shared_nodes() -> None:
     rng = np.random.default_rng(3)
     nodes = [V(0.5), V(-1.0)]
-    for _ in range(300):  # each new node uses two earlier ones (often the same ones again)
-        i, j = rng.integers(len(nodes), size=2)
-        nodes.append(nodes[i] * 0.5 + nodes[j])  # two nodes: a Mul and an Add
+    for k in range(300):  # each new node uses two of the last ten (so nodes are shared a lot)
+        i, j = len(nodes) - 1 - rng.integers(min(len(nodes), 10), size=2)
+        nodes.append(nodes[i] * nodes[j] if k % 2 else nodes[i] + nodes[j])
     root = nodes[-1]
     reachable, todo = {id(root)}, [root]
     while todo:  # every node root depends on, found independently of the order's algorithm
