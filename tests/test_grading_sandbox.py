@@ -98,14 +98,14 @@ def _run_in_worker(source: str, limits: Limits = TEST_LIMITS) -> dict:
 
 def test_sandbox_view_uid_network_and_namespaces() -> None:
     reply = _run_in_worker(
-        "import os, socket\n"
+        f"import os, socket\nREPO = {str(REPO)!r}\n"
         "def probe():\n"
         "    caps = [l for l in open('/proc/self/status') if l.startswith('CapEff')][0]\n"
         "    s = socket.socket()\n"
         "    s.settimeout(1)\n"
         "    try:\n        s.connect(('192.0.2.1', 80)); net = 'connected'\n"
         "    except OSError as e:\n        net = str(e)\n"
-        "    return (sorted(os.listdir('/')), sorted(os.listdir('/work/main')), os.getuid(),\n"
+        "    return (sorted(os.listdir('/')), sorted(os.listdir(REPO)), os.getuid(),\n"
         "            caps.split()[1], len([p for p in os.listdir('/proc') if p.isdigit()]),\n"
         "            socket.gethostname(), net, sorted(os.listdir('/tmp')),\n"
         "            sorted(os.environ))\n")
@@ -114,7 +114,7 @@ def test_sandbox_view_uid_network_and_namespaces() -> None:
     # the grader's environment (database URLs, tokens, ...) does not reach the worker
     assert set(env) <= {"HOME", "PATH", "LANG", "TMPDIR", "OPENBLAS_NUM_THREADS",
                         "OMP_NUM_THREADS", "MKL_NUM_THREADS", "LC_CTYPE", "PWD"}
-    assert "work" in root and "home" not in root and "var" not in root
+    assert REPO.parts[1] in root and "home" not in root and "var" not in root
     assert course == [".venv", "mmids"]  # nothing else of the course directory
     assert uid != 0 and caps == "0000000000000000"
     assert nproc <= 3  # own PID namespace: bwrap's init and the worker
@@ -218,7 +218,8 @@ def attack_batch(tmp_path_factory: pytest.TempPathFactory) -> dict:
     for attack in ATTACKS:
         sources = dict(HONEST_VJPS)
         sources["relu_vjp"] = attack.relu_source.replace(
-            "{secret_paths}", repr(secret_paths)).replace("{loopback_port}", str(port))
+            "{secret_paths}", repr(secret_paths)).replace("{loopback_port}", str(port)).replace(
+            "{repo}", str(REPO))
         submission(submitted / f"attack_{attack.name}" / "vjps" / "vjps.ipynb", sources)
     try:
         report = run_batch("vjps", submitted, BatchConfig(f"sqlite:///{db}", TEST_LIMITS),

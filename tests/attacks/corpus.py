@@ -5,7 +5,8 @@ EARN the relu points if it succeeded (it then returns the right answer); if the 
 the out-of-kernel judging hold, it earns nothing on ``test_relu_vjp`` and every other cell of
 the same notebook, and every other student's grade, is untouched.
 
-Placeholders ``{secret_paths}``, ``{loopback_port}`` are filled in by the test.
+Placeholders ``{secret_paths}``, ``{loopback_port}`` and ``{repo}`` (the checkout's root, wherever
+it is cloned) are filled in by the test.
 """
 
 from __future__ import annotations
@@ -121,12 +122,12 @@ ATTACKS: tuple[Attack, ...] = (
            "                fh.read(1)\n"
            "            return _right(t, p)\n"
            "        except OSError:\n            pass\n"
-           "    raise PermissionError('nothing readable: ' + str(os.listdir('/work/main')))\n",
+           "    raise PermissionError('nothing readable: ' + str(os.listdir('{repo}')))\n",
            message_has=("nothing readable", "mmids")),
     Attack("write_outside_tmp", "write into mmids/, the venv, /usr, / and the course directory",
            _RIGHT + "def relu_vjp(t, p):\n"
-           "    for path in ['/work/main/mmids/evil.py', '/work/main/.venv/evil', "
-           "'/usr/evil', '/evil', '/work/main/evil', '/etc/evil']:\n"
+           "    for path in ['{repo}/mmids/evil.py', '{repo}/.venv/evil', "
+           "'/usr/evil', '/evil', '{repo}/evil', '/etc/evil']:\n"
            "        try:\n"
            "            with open(path, 'w') as fh:\n                fh.write('x')\n"
            "            return _right(t, p)\n"
