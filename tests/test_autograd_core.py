@@ -40,6 +40,20 @@ def test_node_records_parents_and_argument_values() -> None:
     assert c.parents[0] == 2.0 and c.parents[1] is b and c.grad == 0
 
 
+def test_grads_with_one_entry_too_few_is_a_clear_error() -> None:
+    class BadProduct(V):
+        def func(self, a, b):
+            return a * b
+
+        def grads(self, a, b):
+            return (b,)  # forgot d/db
+
+    x, w = V(2.0), V(3.0)
+    L = BadProduct(x, w)
+    with pytest.raises(ValueError, match="BadProduct.grads returned 1 local derivatives for 2"):
+        L.backward()
+
+
 def test_subclass_overriding_func_and_grads_is_differentiated() -> None:
     class Cube(V):
         def func(self, a):

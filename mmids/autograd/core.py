@@ -93,6 +93,11 @@ class AutogradValue:
         contributions = []
         for local in self.grads(*self.args):
             contributions.append(g * local)
+        if len(contributions) != len(self.args):
+            raise ValueError(
+                f"{type(self).__name__}.grads returned {len(contributions)} local derivatives "
+                f"for {len(self.args)} inputs (it must return one per input, as a tuple)"
+            )
         return contributions
 
     def jvp(self, *tangents: Value | None) -> Value:
