@@ -112,6 +112,37 @@ def test_softmax_cross_entropy_value_and_gradient_match_torch(rng):
     assert np.isfinite(loss.forward(1e3 * Z, labels))
 
 
+@pytest.mark.parametrize("kind", ["soft", "unnormalised", "mixed"])
+def test_softmax_cross_entropy_gradient_for_labels_off_the_simplex(kind: str, rng):
+    # L = -(1/N) Σ_n Σ_k y_nk log γ_k(z_n) for any label rows; its gradient (γ ΣY − Y)/N is
+    # checked against finite differences and torch (-(Y * log_softmax(Z)).sum() / N).
+    N, K = 6, 4
+    Z = 2 * rng.standard_normal((N, K))
+    Y = rng.dirichlet(np.ones(K), size=N)
+    if kind == "unnormalised":
+        Y = Y * rng.uniform(0.2, 3.0, size=(N, 1))
+    elif kind == "mixed":  # one-hot rows, a zero row and a row of non-negative weights
+        Y[:3] = np.eye(K)[rng.integers(0, K, 3)]
+        Y[3] = 0.0
+        Y[4] = rng.uniform(0.0, 2.0, K)
+    loss = nn.SoftmaxCrossEntropy()
+    Yt = torch.tensor(Y)
+
+    def f_torch(v):
+        return -(Yt * torch.log_softmax(v, dim=1)).sum() / N
+
+    def grad(v):
+        loss.forward(v, Y)
+        return loss.backward()
+
+    rep = gradcheck.check_gradient(lambda v: loss.forward(v, Y), grad, Z, f_torch=f_torch,
+                                   name=f"softmax cross-entropy, {kind} labels")
+    assert rep.ok, str(rep)
+    gradcheck.assert_close(functions.softmax_cross_entropy_grad(Z, Y) / N, grad(Z), rtol=1e-12)
+    if kind == "unnormalised":  # the simplex-only formula (γ − Y)/N is not the gradient here
+        assert not np.allclose(grad(Z), (functions.softmax(Z) - Y) / N, atol=1e-3)
+
+
 def torch_mlp(model: nn.Sequential) -> torch.nn.Sequential:
     """The same architecture in torch (float64) with the same weights."""
     mods = []

@@ -150,7 +150,7 @@ def train(
                 lo, hi = b * batch_size, (b + 1) * batch_size
                 Xb, yb = Xe[lo:hi], ye[lo:hi]
                 Z = model.forward(Xb)
-                total += loss_fn.forward(Z, Ye[lo:hi]) * Xb.shape[0]
+                total += loss_fn._forward(Z, Ye[lo:hi], None) * Xb.shape[0]  # one-hot rows
                 correct += int(np.count_nonzero(Z.argmax(axis=1) == yb))
                 model.backward(loss_fn.backward(), need_input_grad=False)
                 if clip is not None:
