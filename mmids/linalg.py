@@ -31,7 +31,7 @@ __all__ = [
 Array = NDArray[np.float64]
 
 #: Default relative tolerance for rank decisions: a column counts as dependent on the previous
-#: ones when its new direction is at most this fraction of the scale (see ``ls_by_qr``).
+#: ones when its new direction is at most this fraction of its own norm (see ``ls_by_qr``).
 DEFAULT_RANK_RTOL = 1e-10
 
 
@@ -207,9 +207,15 @@ def ls_by_qr(
     ``(n,)`` (result ``(m,)``) or ``(n, k)`` (result ``(m, k)``).
 
     Raises ``ValueError`` for: shapes that do not fit, NaN/inf in ``A`` or ``b``, fewer rows than
-    columns, and a rank-deficient ``A``. Rank is judged with a relative tolerance on the diagonal
-    of ``R``: ``A`` counts as rank-deficient when ``|r_jj| ≤ rtol · max_i |r_ii|`` for some ``j``
-    (Gram–Schmidt checks each column against its own norm instead; see ``gramschmidt``).
+    columns, and a rank-deficient ``A``. Rank is judged column by column, relative to each
+    column's own norm: ``A`` counts as rank-deficient when ``|r_jj| ≤ rtol · ‖a_j‖`` for some
+    ``j``. Since ``|r_jj|`` is the distance of ``a_j`` from the span of ``a_1, …, a_{j−1}``, the
+    ratio ``|r_jj| / ‖a_j‖`` is the sine of the angle between ``a_j`` and that span: it does not
+    change when columns are rescaled (it is the diagonal of ``R D^{-1}``, the R factor of the
+    column-scaled ``A D^{-1}``, ``D = diag(‖a_j‖)``). So a full-rank but badly scaled ``A``
+    (columns of sizes 1e-6, 1, 1e6) is solved, while exactly or nearly dependent columns
+    (sine at most ``rtol``) and zero columns are rejected. Gram–Schmidt applies the same test
+    as it goes (see ``gramschmidt``).
     """
     A = _matrix(A, "A")
     n, m = A.shape
@@ -226,13 +232,14 @@ def ls_by_qr(
     else:
         raise ValueError(f"method must be 'householder' or 'gramschmidt', got {method!r}")
     diag = np.abs(np.diag(R))
-    scale = diag.max()
-    bad = np.flatnonzero(diag <= rtol * scale)
-    if scale == 0 or bad.size:
-        j = int(bad[0]) if bad.size else 0
+    col_norms = np.linalg.norm(A, axis=0)
+    bad = np.flatnonzero((diag <= rtol * col_norms) | (diag == 0))
+    if bad.size:
+        j = int(bad[0])
         raise ValueError(
             f"A is rank-deficient (numerically): |R[{j},{j}]| = {diag[j]:.3g} ≤ "
-            f"rtol={rtol:g} × max |R[i,i]| = {scale:.3g} (relative tolerance on the diagonal "
-            "of R); remove dependent columns or regularise"
+            f"rtol={rtol:g} × ‖A[:, {j}]‖ = {col_norms[j]:.3g} (column {j} lies, up to this "
+            "relative tolerance, in the span of the previous columns); remove dependent "
+            "columns or regularise"
         )
     return backsubs(R, Q.T @ b)

@@ -160,10 +160,43 @@ def test_ls_by_qr_rank_deficient(noise: float, rng) -> None:
     A = rng.standard_normal((8, 3))
     A[:, 2] = A[:, 0] + A[:, 1] + noise * rng.standard_normal(8)
     b = rng.standard_normal(8)
-    msg = r"rank-deficient.*relative tolerance on the diagonal of R"
+    msg = r"rank-deficient.*column 2 lies.*in the span of the previous columns"
     with pytest.raises(ValueError, match=msg):
         LA.ls_by_qr(A, b)
     with pytest.raises(ValueError, match="rank-deficient"):
         LA.ls_by_qr(A, b, method="gramschmidt")
     with pytest.raises(ValueError, match="rank-deficient"):
         LA.ls_by_qr(np.zeros((4, 2)), np.ones(4))
+
+
+SCALES = np.array([1e-6, 1.0, 1e6])
+
+
+@pytest.mark.parametrize("method", ["householder", "gramschmidt"])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_ls_by_qr_full_rank_but_badly_scaled(method: str, seed: int) -> None:
+    # columns of sizes 1e-6, 1, 1e6: cond(A) ~ 1e12, yet numpy calls A full rank, and the
+    # column-scaled problem A D^{-1} (D = diag(column norms)) is perfectly conditioned
+    r = np.random.default_rng(seed)
+    B = r.standard_normal((10, 3))
+    A = B * SCALES
+    b = r.standard_normal(10)
+    assert np.linalg.matrix_rank(A) == 3 and np.linalg.cond(A) > 1e11
+    x = LA.ls_by_qr(A, b, method=method)
+    # A x = B (D x): the solution of the well-conditioned problem in B, unscaled
+    expected = np.linalg.lstsq(B, b, rcond=None)[0] / SCALES
+    assert_close(expected * SCALES, x * SCALES, rtol=1e-9, atol=1e-12)
+    # normal equations, column by column relative to each column's size
+    assert_close(np.zeros(3), (A.T @ (A @ x - b)) / SCALES, atol=1e-9)
+
+
+@pytest.mark.parametrize("method", ["householder", "gramschmidt"])
+def test_ls_by_qr_badly_scaled_and_exactly_dependent_is_rejected(method: str, rng) -> None:
+    A = rng.standard_normal((10, 3)) * SCALES
+    A[:, 2] = 1e12 * A[:, 0] - 3e6 * A[:, 1]  # size ~1e6 like before, but in the span
+    b = rng.standard_normal(10)
+    with pytest.raises(ValueError, match=r"rank-deficient.*column 2"):
+        LA.ls_by_qr(A, b, method=method)
+    A[:, 1] = 0.0  # a zero column among badly scaled ones
+    with pytest.raises(ValueError, match=r"rank-deficient.*column 1"):
+        LA.ls_by_qr(A, b, method=method)
