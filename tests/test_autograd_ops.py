@@ -158,3 +158,64 @@ def test_matmul_skips_the_product_for_constant_data() -> None:
     node = ops.MatMul(X, V(np.ones(3)))
     contributions = node.vjp(np.ones(4))
     assert contributions[0] is None and contributions[1].shape == (3,)
+
+
+# ---- Pow at the edges: torch's conventions where the formulas give 0·∞ -----------------------
+
+POW_EDGES = [(0.0, 0.0), (0.0, 1.0), (0.0, 2.0), (0.0, 3.0), (0.0, 0.5), (0.0, -1.0),
+             (0.0, -0.5), (-2.0, 2.0), (-2.0, 0.0), (-2.0, 3.0), (2.0, 0.0), (1.5, -1.0)]
+
+
+def _pow_pair(a: float, b: float, variant: str, kind: str):
+    """(base, exponent) for the engine and for torch: nodes where differentiated."""
+    wrap = (lambda v: v) if kind == "float" else (lambda v: np.full((2, 3), v))
+    av, bv = wrap(a), wrap(b)
+    base = av if variant == "const_base" else V(av)
+    exponent = bv if variant == "const_exponent" else V(bv)
+    tb = av if variant == "const_base" and kind == "float" else torch.tensor(
+        av, dtype=torch.float64, requires_grad=variant != "const_base")
+    te = bv if variant == "const_exponent" and kind == "float" else torch.tensor(
+        bv, dtype=torch.float64, requires_grad=variant != "const_exponent")
+    return base, exponent, tb, te
+
+
+@pytest.mark.parametrize("kind", ["float", "array"])
+@pytest.mark.parametrize("variant", ["both", "const_exponent", "const_base"])
+@pytest.mark.parametrize(("a", "b"), POW_EDGES, ids=[f"{a}**{b}" for a, b in POW_EDGES])
+def test_pow_edge_cases_match_torch(a: float, b: float, variant: str, kind: str) -> None:
+    import warnings
+
+    base, exponent, tb, te = _pow_pair(a, b, variant, kind)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # 0 ** -1 = inf: numpy reports it in the forward pass
+        y = base**exponent
+        yt = torch.pow(tb, te)
+    L = ad.sum(y)
+    yt.sum().backward()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        L.backward()
+    np.testing.assert_array_equal(yt.detach().numpy(), np.asarray(y.value))
+    for node, t in ((base, tb), (exponent, te)):
+        if isinstance(node, V):
+            np.testing.assert_allclose(np.asarray(node.grad), t.grad.numpy(), rtol=1e-14,
+                                       atol=0, err_msg=f"{variant}: grad of {t}")
+    warned = a < 0 and variant != "const_exponent"  # the derivative in b needs log of a < 0
+    assert len(caught) == int(warned), [str(w.message) for w in caught]
+    for w in caught:  # reported at the user's line (L.backward() above), not inside mmids
+        assert "derivative in the exponent" in str(w.message) and w.filename == __file__
+
+
+def test_pow_skips_the_derivative_of_a_constant_input() -> None:
+    x = V(np.array([0.0, 1.0, 4.0]))
+    assert ops.Pow(x, 0.5).grads(*ops.Pow(x, 0.5).args)[1] == 0.0  # no log of the base
+    node = ops.Pow(np.array([0.5, 2.0]), V(-1.0))  # a constant base: no b a^(b-1)
+    local_base = node.grads(*node.args)[0]
+    assert isinstance(local_base, float) and local_base == 0.0
+
+
+def test_log_warning_points_at_the_users_line() -> None:
+    with pytest.warns(RuntimeWarning, match="log of a non-positive value") as caught:
+        ad.log(V(np.array([1.0, -1.0])))
+        V(0.0).log()
+    assert [w.filename for w in caught] == [__file__, __file__]

@@ -21,6 +21,8 @@ numpy's own RuntimeWarning.
 from __future__ import annotations
 
 import math
+import os
+import sys
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -56,13 +58,24 @@ def _scalar_sigmoid(a: float) -> float:
     return e / (1.0 + e)
 
 
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def warn_user(message: str) -> None:
+    """Issue a ``RuntimeWarning`` attributed to the user's line, not to the engine.
+
+    The warning points at the first caller outside ``mmids/autograd/`` (e.g. the line calling
+    ``log(x)``, or ``L.backward()`` when the trouble shows up in a local derivative).
+    """
+    frame, level = sys._getframe(1), 2  # stacklevel=2 is the caller of warn_user
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, RuntimeWarning, stacklevel=level)
+
+
 def _array_log(a: Value) -> Value:
     if np.any(a <= 0):
-        warnings.warn(
-            "log of a non-positive value: the result has -inf (at 0) or nan (below 0)",
-            RuntimeWarning,
-            stacklevel=6,  # the caller of log(x) or x.log()
-        )
+        warn_user("log of a non-positive value: the result has -inf (at 0) or nan (below 0)")
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.log(a)
 
@@ -139,15 +152,60 @@ class Div(AutogradValue):
 
 
 class Pow(AutogradValue):
-    """``a ** b``; the derivative in ``b``, ``a^b log a``, is computed only if ``b`` is a node."""
+    """``a ** b``, with torch's conventions where the formulas meet ``0 · ∞``.
+
+    * ``∂/∂a = b a^(b−1)``, taken as 0 where ``b = 0`` (``a^0 = 1`` does not depend on ``a``,
+      also at ``a = 0``, where the formula would give ``0 · ∞``);
+    * ``∂/∂b = a^b log a``, taken as 0 where ``a = 0`` and ``b ≥ 0`` (there ``a^b`` is 0, or 1
+      for ``b = 0``, and ``log 0 = −∞``); where ``a < 0`` it is nan, with a warning.
+
+    Each derivative is computed only when its input is a node (``x ** 2``: no log; ``2.0 ** x``:
+    no power in the base), and without numpy warnings: ``∞`` (``d√x/dx`` at 0) is the derivative.
+    """
     __slots__ = ()
 
     def func(self, a: Value, b: Value) -> Value:
         return power_(a, b)
 
     def grads(self, a: Value, b: Value) -> tuple[Value, Value]:
-        b_is_variable = isinstance(self.parents[1], AutogradValue)
-        return b * power_(a, b - 1), self.value * log_(a) if b_is_variable else 0.0
+        base, exponent = self.parents
+        return (
+            _pow_grad_base(a, b) if isinstance(base, AutogradValue) else 0.0,
+            _pow_grad_exponent(a, b, self.value) if isinstance(exponent, AutogradValue) else 0.0,
+        )
+
+
+def _pow_grad_base(a: Value, b: Value) -> Value:
+    """``∂(a^b)/∂a = b a^(b−1)``, and 0 where ``b = 0``."""
+    if isinstance(b, (int, float)):
+        if b == 0:
+            return 0.0
+        if isinstance(a, float):
+            try:
+                return b * _scalar_power(a, b - 1)
+            except (ZeroDivisionError, OverflowError, ValueError):
+                pass
+    with np.errstate(all="ignore"):
+        d = b * np.power(a, b - 1)
+    d = np.where(np.asarray(b) == 0, 0.0, d) if isinstance(b, np.ndarray) else d
+    return float(d) if np.ndim(d) == 0 else d
+
+
+def _pow_grad_exponent(a: Value, b: Value, value: Value) -> Value:
+    """``∂(a^b)/∂b = a^b log a``, and 0 where ``a = 0`` and ``b ≥ 0``."""
+    if np.any(np.asarray(a) < 0):
+        warn_user("pow: the derivative in the exponent, a**b * log(a), is nan where the base "
+                  "a is negative (log of a negative number)")
+    if isinstance(a, float) and isinstance(b, (int, float)):
+        if a > 0:
+            return value * math.log(a)
+        if a == 0:
+            return 0.0 if b >= 0 else value * -math.inf
+        return math.nan
+    with np.errstate(all="ignore"):
+        d = value * np.log(a)
+    d = np.where((np.asarray(a) == 0) & (np.asarray(b) >= 0), 0.0, d)
+    return float(d) if np.ndim(d) == 0 else d
 
 
 class Neg(AutogradValue):
