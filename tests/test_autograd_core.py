@@ -374,3 +374,26 @@ def test_unbroadcast_sums_back_to_the_parent_shape() -> None:
     ad.sum((b * c) * 1.0).backward()
     gc.assert_close(np.array([3.0, 3.0, 3.0]), b.grad)
     gc.assert_close(np.array([[6.0], [6.0]]), c.grad)
+
+
+def test_unbroadcast_spreads_a_lower_rank_gradient_over_the_parent() -> None:
+    # a scalar or lower-rank contribution stands for its broadcast to the parent's shape
+    for g in (2.0, np.float64(2.0), np.array(2.0), np.array([2.0]), np.full((1, 1), 2.0)):
+        out = ad.unbroadcast(g, np.zeros((1, 3)))
+        assert isinstance(out, np.ndarray) and out.shape == (1, 3)
+        np.testing.assert_array_equal(np.full((1, 3), 2.0), out)
+    row = np.array([1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(np.tile(row, (2, 1)), ad.unbroadcast(row, np.zeros((2, 3))))
+    # (3,) against (4, 1): broadcast to (4, 3), then summed over the size-1 axis
+    np.testing.assert_array_equal(np.full((4, 1), 6.0), ad.unbroadcast(row, np.zeros((4, 1))))
+    out = ad.unbroadcast(np.ones((2, 1)), np.zeros((2, 3)))
+    np.testing.assert_array_equal(np.ones((2, 3)), out)
+
+
+@pytest.mark.parametrize(("g_shape", "like_shape"),
+                         [((2, 3), (2, 4)), ((3,), (2, 4)), ((5, 2, 3), (4, 3)), ((2, 3), (3, 2))])
+def test_unbroadcast_of_shapes_that_do_not_fit_is_a_clear_error(g_shape, like_shape) -> None:
+    msg = (rf"unbroadcast: a gradient of shape \({g_shape[0]},.*does not broadcast against a "
+           rf"parent of shape \({like_shape[0]}, {like_shape[1]}\)")
+    with pytest.raises(ValueError, match=msg):
+        ad.unbroadcast(np.ones(g_shape), np.zeros(like_shape))

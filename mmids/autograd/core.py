@@ -265,17 +265,37 @@ def unbroadcast(g: Value, like: Value) -> Value:
     If ``a`` (shape (3,)) was broadcast to (2, 3) in ``a + B``, each ``a_j`` was used twice, so
     its gradient is the sum of the two upstream entries: sum over the added leading axes, and
     over the axes where ``like`` has size 1.
+
+    In general ``g`` stands for its broadcast to ``S = broadcast_shapes(g.shape, like.shape)``,
+    and the result is that array summed back to ``like.shape``. So a ``g`` of lower rank (e.g. a
+    scalar, the same contribution for every entry) is spread over ``like``'s shape:
+    ``unbroadcast(2.0, np.zeros((1, 3)))`` is ``[[2., 2., 2.]]``. Shapes that do not broadcast
+    together, or broadcast beyond ``like`` along an axis where ``like`` is not of size 1, raise a
+    ``ValueError`` naming both.
     """
     if isinstance(like, float):
         return g if isinstance(g, float) else float(np.sum(g))
-    if np.shape(g) == like.shape:
+    shape = like.shape
+    if np.shape(g) == shape:
         return g
+    g_shape = np.shape(g)
     g = np.asarray(g)
-    extra = g.ndim - like.ndim
-    g = g.sum(axis=tuple(range(extra))) if extra > 0 else g
-    ones = tuple(i for i, n in enumerate(like.shape) if n == 1 and g.shape[i] != 1)
+    extra = g.ndim - len(shape)
+    if extra > 0:
+        g = g.sum(axis=tuple(range(extra)))
+    elif extra < 0:  # lower rank: the same contribution along the missing leading axes
+        g = g.reshape((1,) * -extra + g.shape)
+    ones = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
     g = g.sum(axis=ones, keepdims=True) if ones else g
-    return np.broadcast_to(g, like.shape).copy() if g.shape != like.shape else g
+    if g.shape == shape:
+        return g
+    try:  # fails only on an axis where both sizes differ and neither is 1
+        return np.broadcast_to(g, shape).copy()
+    except ValueError:
+        raise ValueError(
+            f"unbroadcast: a gradient of shape {g_shape} does not broadcast against a parent "
+            f"of shape {shape}"
+        ) from None
 
 
 def broadcast_like(t: Value, like: Value) -> Value:
