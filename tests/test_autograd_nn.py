@@ -94,6 +94,22 @@ def test_sgd_without_momentum_is_plain_gradient_descent() -> None:
     gc.assert_close(np.array([1.0 - 0.1 - 0.2, -2.0 - 0.1 + 0.1]), w.value)
 
 
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_sgd_step_leaves_the_callers_array_alone(momentum: float) -> None:
+    # a declared variable owns a copy of its data: SGD updates that copy, not the caller's
+    W = np.array([[1.0, -2.0], [0.5, 3.0]])
+    W_before = W.copy()
+    w = V(W)
+    assert w.value is not W and not np.shares_memory(w.value, W)
+    opt = nn.SGD([w], lr=0.1, momentum=momentum)
+    ad.sum(w * w).backward()
+    opt.step()
+    np.testing.assert_array_equal(W_before, W)
+    gc.assert_close(W_before - 0.1 * 2 * W_before, w.value)
+    W[0, 0] = 100.0  # and changing the caller's array later does not change the node
+    assert w.value[0, 0] == pytest.approx(1.0 - 0.2)
+
+
 def test_two_moons_network_of_the_syllabus_learns() -> None:
     X_train, X_test, y_train, y_test = datasets.two_moons(n_samples=1000, noise=0.2, seed=0)
     net = nn.MLP([2, 264, 2, 2], activation="relu", seed=0)

@@ -10,7 +10,7 @@ An :class:`AutogradValue` is one node ``v`` of the graph. It stores
 Every operation is a subclass (see :mod:`mmids.autograd.ops`) that overrides ``func`` (the
 operation) and ``grads`` (a tuple with the local derivative with respect to each input). The base
 class itself is a *declared variable*: ``func`` is the identity, so ``AutogradValue(3.0)`` is an
-input of the graph.
+input of the graph. A declared variable holds its own copy of an array it is given.
 
 ``L.backward()`` lists the graph in topological order (iteratively: no recursion limit) and calls
 ``backward_pass()`` on every node from ``L`` back to the inputs. ``backward_pass`` is the one step
@@ -76,8 +76,13 @@ class AutogradValue:
 
     # ---- the two methods every operation overrides -------------------------------------------
     def func(self, x: Value) -> Value:
-        """The operation: for a declared variable, the identity."""
-        return as_value(x)
+        """The operation: for a declared variable, the identity, on its own copy of ``x``.
+
+        A declared variable owns its data: ``AutogradValue(arr)`` never aliases ``arr``, so an
+        optimiser updating ``.value`` in place leaves the caller's array alone.
+        """
+        value = as_value(x)
+        return value.copy() if value is x and isinstance(value, np.ndarray) else value
 
     def grads(self, x: Value) -> tuple[Value, ...]:
         """Local derivatives d(value)/d(input), one per input (element-wise)."""
