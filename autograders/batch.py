@@ -34,6 +34,7 @@ from typing import Any
 
 from autograders import core
 from autograders.core import Assignment, CellResult, StudentCodeError
+from autograders.monitor import DIFFERENTIATION_LIBRARIES, refusal
 from autograders.sandbox import Limits, SandboxUnavailable, Worker, WorkerDied, sandbox_problem
 
 #: Largest submitted notebook read, in bytes.
@@ -136,7 +137,9 @@ class RemoteCaller:
         self._worker = worker
         try:
             reply = worker.request({"op": "setup", "cells": self.cells,
-                                    "driver": self.driver_source}, self.limits.setup_seconds)
+                                    "driver": self.driver_source,
+                                    "blocked": sorted(DIFFERENTIATION_LIBRARIES)},
+                                   self.limits.setup_seconds)
         except WorkerDied as exc:
             self._final = f"running your answer cells failed: {exc}"
             self.notes.append(self._final)
@@ -170,6 +173,8 @@ class RemoteCaller:
             raise StudentCodeError(self._check_failure)
         if reply["ok"]:
             return reply.get("value")
+        if reply.get("refused"):
+            raise StudentCodeError(refusal(str(reply["refused"])[:100]))
         raise StudentCodeError(str(reply.get("error", "unknown error"))[:1500])
 
     def _close_worker(self) -> None:

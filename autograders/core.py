@@ -22,6 +22,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from autograders.monitor import DIFFERENTIATION_LIBRARIES
+
 __all__ = [
     "Assignment",
     "ASSIGNMENTS",
@@ -113,15 +115,17 @@ class Assignment:
 # --------------------------------------------------------------------------------------------
 
 #: Top-level packages an answer may not use: they would compute the derivative for the student.
-FORBIDDEN_MODULES: frozenset[str] = frozenset(
-    {"torch", "jax", "jaxlib", "autograd", "tensorflow", "keras", "mxnet", "sympy", "theano",
-     "micrograd", "tinygrad", "numdifftools", "findiff", "scipy.optimize", "scipy.differentiate",
-     "mmids", "autograders", "importlib", "ctypes", "cffi", "pickle", "marshal"}
+FORBIDDEN_MODULES: frozenset[str] = DIFFERENTIATION_LIBRARIES | frozenset(
+    {"scipy.optimize", "scipy.differentiate", "mmids", "autograders", "importlib", "ctypes",
+     "cffi", "pickle", "marshal"}
 )
 #: Names that allow importing or evaluating code behind the screen's back.
 FORBIDDEN_CALLS: frozenset[str] = frozenset(
     {"__import__", "exec", "eval", "compile", "globals", "breakpoint", "__builtins__"}
 )
+
+#: Attributes that reach loaded modules or switch off the run-time monitor.
+_FORBIDDEN_ATTRIBUTES = frozenset({"modules", "__import__", "setprofile", "settrace"})
 
 # mmids itself is allowed only for its student self-check helper.
 _ALLOWED_FROM_MMIDS = frozenset({"check"})
@@ -153,7 +157,7 @@ def screen_source(source: str) -> str | None:
                 return refusal_message(f"`from {module} import ...`")
         elif isinstance(node, ast.Name) and node.id in FORBIDDEN_CALLS:
             return refusal_message(f"`{node.id}`")
-        elif isinstance(node, ast.Attribute) and node.attr in {"modules", "__import__"}:
+        elif isinstance(node, ast.Attribute) and node.attr in _FORBIDDEN_ATTRIBUTES:
             return refusal_message(f"`.{node.attr}`")
     return None
 

@@ -31,6 +31,7 @@ import numpy as np
 import mmids
 from autograders import core, guard
 from autograders.core import CellResult, StudentCodeError
+from autograders.monitor import LibraryMonitor, refusal
 
 #: Wall-clock limit for one call of a student function, in seconds.
 CALL_TIME_LIMIT = 5.0
@@ -62,6 +63,7 @@ class NamespaceCaller:
         if not callable(fn):
             raise StudentCodeError(f"`{name}` is a {type(fn).__name__}, not a function")
         sink = io.StringIO()
+        watch: LibraryMonitor | None = None
         old_handler = signal.getsignal(signal.SIGALRM)
         try:
             with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink), \
@@ -69,7 +71,8 @@ class NamespaceCaller:
                 warnings.simplefilter("ignore")
                 signal.signal(signal.SIGALRM, _raise_time_up)
                 signal.setitimer(signal.ITIMER_REAL, self.time_limit)
-                result = fn(*args)
+                with LibraryMonitor() as watch:
+                    result = fn(*args)
                 signal.setitimer(signal.ITIMER_REAL, 0)
         except _TimeUp:
             self.hung.add(name)
@@ -79,11 +82,15 @@ class NamespaceCaller:
         except MemoryError:
             raise StudentCodeError(f"`{name}` ran out of memory") from None
         except BaseException as exc:  # SystemExit, KeyboardInterrupt and every error
+            if watch is not None and watch.used is not None:
+                raise StudentCodeError(refusal(watch.used)) from None
             raise StudentCodeError(_describe(name, exc)) from None
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, old_handler)
             guard.restore()
+        if watch.used is not None:
+            raise StudentCodeError(refusal(watch.used))
         return _by_value(result)
 
 

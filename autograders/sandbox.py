@@ -3,7 +3,8 @@
 The worker sees a read-only view of the system (``/usr``), the Python installation, the
 virtual environment and the ``mmids`` package, and a private size-capped ``/tmp`` tmpfs;
 nothing else of the course directory (gradebook, submissions, source notebooks,
-``autograders/``) exists inside.  It has no network (own, empty network namespace), its own
+``autograders/``) exists inside, and the folders of differentiation libraries (torch, jax,
+...) are covered by empty mounts.  It has no network (own, empty network namespace), its own
 PID/IPC/UTS namespaces, dies with its parent, and runs as an unprivileged uid with no
 capabilities.  Limits:
 
@@ -39,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from autograders import rpc, worker
+from autograders.monitor import installed_locations
 
 MiB = 2**20
 GiB = 2**30
@@ -96,8 +98,13 @@ def _read_only_paths() -> list[Path]:
 _ETC_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/localtime", "/etc/nsswitch.conf")
 
 
-def bwrap_argv(limits: Limits, uid: int) -> list[str]:
-    """The bubblewrap command line (everything before the worker command)."""
+def bwrap_argv(limits: Limits, uid: int, *, hide_libraries: bool = True) -> list[str]:
+    """The bubblewrap command line (everything before the worker command).
+
+    With ``hide_libraries`` the folders of the differentiation libraries installed in the venv
+    (:data:`autograders.monitor.DIFFERENTIATION_LIBRARIES`: torch, jax, ...) are covered by
+    empty, read-only mounts, so no trick of the student's code can import them.
+    """
     bwrap = shutil.which("bwrap")
     if bwrap is None:
         raise SandboxUnavailable("bubblewrap (`bwrap`) is not installed")
@@ -117,6 +124,12 @@ def bwrap_argv(limits: Limits, uid: int) -> list[str]:
                 made.add(str(parent))
         argv += ["--ro-bind", str(path), str(path)]
         made.add(str(path))
+    if hide_libraries:
+        for location in installed_locations().values():
+            if os.path.isdir(location):
+                argv += ["--perms", "0555", "--tmpfs", location, "--remount-ro", location]
+            else:
+                argv += ["--ro-bind", "/dev/null", location]
     argv += ["--perms", "0755", "--dir", "/etc"]
     for etc in _ETC_FILES:
         argv += ["--ro-bind-try", etc, etc]
@@ -249,12 +262,13 @@ class Worker:
 
     POLL = 0.05
 
-    def __init__(self, limits: Limits, *, sandboxed: bool = True) -> None:
+    def __init__(self, limits: Limits, *, sandboxed: bool = True,
+                 hide_libraries: bool = True) -> None:
         if sandboxed:
             problem = sandbox_problem()
             if problem is not None:
                 raise SandboxUnavailable(problem)
-            argv = bwrap_argv(limits, _sandbox_uid())
+            argv = bwrap_argv(limits, _sandbox_uid(), hide_libraries=hide_libraries)
         else:
             argv = []
         argv += [str(Path(sys.prefix) / "bin" / "python"), "-I", "-B", "-c", _bootstrap()]

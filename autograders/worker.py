@@ -57,6 +57,25 @@ def _run_cells(cells: list[Any], namespace: dict[str, Any], label: str) -> dict[
     return errors
 
 
+class _ImportBlocker:
+    """``sys.meta_path`` entry: refused libraries cannot be imported, and each try is recorded.
+
+    The sandbox also hides their folders, so removing this blocker gains nothing; it is here
+    to name the library in the feedback.
+    """
+
+    def __init__(self, names: list[str]) -> None:
+        self.names = frozenset(str(n) for n in names)
+        self.tried: list[str] = []
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> None:
+        if fullname.split(".", 1)[0] in self.names:
+            self.tried.append(fullname)
+            raise ImportError(f"`{fullname}` cannot be used while grading (differentiation "
+                              "libraries are refused)")
+        return None
+
+
 class _NoIPython:
     """``get_ipython()`` stand-in: notebook magics and shell escapes do nothing here."""
 
@@ -73,6 +92,7 @@ def main(rpc: ModuleType) -> None:
     namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins,
                                  "get_ipython": _NoIPython}
     cell_errors: dict[str, str] = {}
+    blocker = _ImportBlocker([])
     while True:
         try:
             msg = rpc.recv(chan_in)
@@ -80,12 +100,18 @@ def main(rpc: ModuleType) -> None:
             os._exit(0)
         op = msg.get("op") if isinstance(msg, dict) else None
         if op == "setup":
+            blocker.names = frozenset(str(n) for n in msg.get("blocked", ()))
+            sys.meta_path.insert(0, blocker)
             cell_errors = _run_cells(msg["cells"], namespace, _CELL_PREFIX)
             driver_errors = _run_cells([("driver", msg.get("driver", ""))], namespace, "<grader ")
             reply: dict[str, Any] = {"ok": True, "cell_errors": cell_errors,
                                      "driver_error": driver_errors.get("driver")}
         elif op == "call":
+            blocker.tried.clear()
             reply = _call(namespace, str(msg["name"]), list(msg["args"]), cell_errors)
+            if blocker.tried:
+                reply = {"ok": False, "refused": blocker.tried[0],
+                         "error": f"`{msg['name']}` tried to import `{blocker.tried[0]}`"}
         elif op == "exit":
             os._exit(0)
         else:

@@ -117,6 +117,45 @@ def test_hidden_run_refuses_torch_imported_in_another_cell() -> None:
     assert hidden.run("vjps", "test_tanh_vjp", ns) == 0.0
 
 
+@pytest.mark.parametrize("answer", [
+    # the reference package's torch helper, imported as the allowed `mmids.check`
+    "from mmids import check\n"
+    "def tanh_vjp(t, p):\n"
+    "    return check.torch_vjp(lambda u: u.tanh(), t, p)\n",
+    # a dynamic import the static screen cannot read
+    "import builtins\n"
+    "def tanh_vjp(t, p):\n"
+    "    torch = getattr(builtins, '__imp' + 'ort__')('torch')\n"
+    "    x = torch.tensor(t, requires_grad=True)\n"
+    "    torch.tanh(x).backward(torch.tensor(p))\n"
+    "    return x.grad.numpy()\n",
+    # switching the run-time monitor off first
+    "import sys, builtins\n"
+    "def tanh_vjp(t, p):\n"
+    "    getattr(sys, 'setpro' + 'file')(None)\n"
+    "    torch = getattr(builtins, '__imp' + 'ort__')('torch')\n"
+    "    x = torch.tensor(t, requires_grad=True)\n"
+    "    torch.tanh(x).backward(torch.tensor(p))\n"
+    "    return x.grad.numpy()\n",
+], ids=["mmids_check_torch_vjp", "dynamic_import", "monitor_switched_off"])
+def test_hidden_run_refuses_torch_used_at_run_time(answer: str,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    ns = namespace_for("vjps")
+    exec(answer, ns)
+    assert hidden.run("vjps", "test_tanh_vjp", ns) == 0.0
+    out = capsys.readouterr().out
+    assert "Refused" in out and ("torch" in out or "setprofile" in out), out
+
+
+def test_run_time_monitor_lets_numpy_answers_through() -> None:
+    ns = namespace_for("vjps")
+    exec("import numpy as np\n"
+         "def tanh_vjp(t, p):\n"
+         "    return (1 - np.tanh(t) ** 2) * p\n", ns)
+    assert hidden.run("vjps", "test_tanh_vjp", ns) == core.ASSIGNMENTS["vjps"].check(
+        "test_tanh_vjp").max_points
+
+
 def test_grade_never_raises_for_a_broken_namespace() -> None:
     results = core.grade("backprop", hidden.NamespaceCaller({}, time_limit=1.0))
     assert [r.points for r in results] == [0.0] * len(results)

@@ -90,9 +90,11 @@ def test_rpc_rejects_oversized_frames() -> None:
 
 
 # ------------------------------------------------------------------------------ sandbox
-def _run_in_worker(source: str, limits: Limits = TEST_LIMITS) -> dict:
-    with Worker(limits) as w:
-        w.request({"op": "setup", "cells": [("probe", source)], "driver": ""}, 15)
+def _run_in_worker(source: str, limits: Limits = TEST_LIMITS, *,
+                   hide_libraries: bool = True, blocked: tuple[str, ...] = ()) -> dict:
+    with Worker(limits, hide_libraries=hide_libraries) as w:
+        w.request({"op": "setup", "cells": [("probe", source)], "driver": "",
+                   "blocked": list(blocked)}, 15)
         return w.request({"op": "call", "name": "probe", "args": []}, 15)
 
 
@@ -123,13 +125,40 @@ def test_sandbox_view_uid_network_and_namespaces() -> None:
 
 
 def test_import_torch_works_under_the_memory_cap() -> None:
+    # the same limits as for grading, with torch's folder left visible for this probe
     reply = _run_in_worker(
         "import builtins\n"
         "def probe():\n"
         "    torch = getattr(builtins, '__import__')('torch')\n"
         "    return float(torch.ones(3).sum())\n",
-        Limits(call_seconds=60, setup_seconds=30))
+        Limits(call_seconds=60, setup_seconds=30), hide_libraries=False)
     assert reply == {"ok": True, "value": 3.0}
+
+
+def test_differentiation_libraries_are_hidden_from_the_worker() -> None:
+    # no import blocker here: the file system alone must keep torch out
+    reply = _run_in_worker(
+        "import builtins, os, sys\n"
+        "def probe():\n"
+        "    sys.meta_path[:] = [f for f in sys.meta_path if 'Blocker' not in type(f).__name__]\n"
+        "    torch = getattr(builtins, '__import__')('torch')\n"
+        "    return (hasattr(torch, 'tensor'), os.listdir(os.path.dirname(torch.__path__[0])\n"
+        "            + '/torch'), 'micrograd' in sys.modules)\n")
+    assert reply["ok"], reply
+    has_tensor, listing, _ = reply["value"]
+    assert has_tensor is False and listing == []
+
+
+def test_import_blocker_names_the_refused_library() -> None:
+    reply = _run_in_worker(
+        "import builtins\n"
+        "def probe():\n"
+        "    try:\n"
+        "        getattr(builtins, '__imp' + 'ort__')('torch.autograd')\n"
+        "    except ImportError:\n"
+        "        pass\n"
+        "    return 1.0\n", blocked=("torch",))
+    assert reply["ok"] is False and reply["refused"] == "torch"  # the parent is imported first
 
 
 def test_cpu_time_limit_stops_a_busy_worker() -> None:

@@ -41,11 +41,26 @@ ATTACKS: tuple[Attack, ...] = (
            message_has=("wrong",)),
     Attack("monkeypatch_torch", "import torch dynamically, patch torch.allclose/autograd.grad",
            _IMPORT + "import numpy as np\n"
-           "torch = _imp('torch')\n"
-           "torch.allclose = lambda *a, **k: True\n"
-           "torch.autograd.grad = lambda *a, **k: (torch.zeros(1),)\n"
+           "try:\n"
+           "    torch = _imp('torch')\n"
+           "    torch.allclose = lambda *a, **k: True\n"
+           "    torch.autograd.grad = lambda *a, **k: (torch.zeros(1),)\n"
+           "except (ImportError, AttributeError):\n    pass\n"
            "def relu_vjp(t, p):\n    return np.zeros_like(p)\n",
            message_has=("wrong",)),
+    Attack("torch_computes_the_answer", "import torch dynamically inside the function and let "
+           "torch.autograd compute the VJP (the right values, if torch were reachable)",
+           _IMPORT + "def relu_vjp(t, p):\n"
+           "    torch = _imp('torch')\n"
+           "    x = torch.tensor(t, requires_grad=True)\n"
+           "    torch.relu(x).backward(torch.tensor(p))\n"
+           "    return x.grad.numpy()\n",
+           message_has=("Refused", "torch")),
+    Attack("mmids_check_torch_vjp", "let the allowed `mmids.check` helper call torch for it",
+           "from mmids import check\n"
+           "def relu_vjp(t, p):\n"
+           "    return check.torch_vjp(lambda u: u.relu(), t, p)\n",
+           message_has=("Refused", "torch")),
     Attack("monkeypatch_checker", "import the checking library and mmids.gradcheck, patch them",
            _IMPORT + "import numpy as np\n"
            "try:\n"
