@@ -187,3 +187,22 @@ def test_draw_without_dot_program_warns_clearly(monkeypatch, tmp_path) -> None:
     with pytest.warns(UserWarning, match="apt-get install graphviz"):
         dot = ad.draw(V(2.0) * 3.0)
     assert "mul" in dot.source
+
+
+RECORD_NAMES = ["x<0", "a > b", "{w}", "p|q", 'say "hi"', "back\\slash", "ends\\", "<html>",
+                "\\n is not a newline", 'mix {<|>} "\\"']
+
+
+@pytest.mark.parametrize("name", RECORD_NAMES)
+def test_draw_escapes_graphviz_record_characters_in_names(name: str) -> None:
+    import html
+    import re
+
+    x, w = V(1.5), V(np.array([1.0, 2.0]))
+    L = ad.sum(x * w)
+    L.backward()
+    dot = ad.draw(L, names={x: name, w: "w", L: "L"})
+    svg = dot.pipe(format="svg").decode()  # dot fails with "bad label format" if unescaped
+    texts = [html.unescape(t) for t in re.findall(r"<text[^>]*>([^<]*)</text>", svg)]
+    assert f"{name}: var" in texts, texts  # the name is drawn as written, in one field
+    assert "value 1.5" in texts and "w: var" in texts and "L: sum" in texts

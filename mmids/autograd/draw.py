@@ -14,6 +14,17 @@ import numpy as np
 
 from mmids.autograd.core import AutogradValue, Value, topological_order
 
+_RECORD_SPECIAL = str.maketrans({c: "\\" + c for c in '\\{}|<>"'})
+
+
+def _escape_record(text: str) -> str:
+    """Escape the characters that mean something in a graphviz record label.
+
+    ``{ } | < >`` structure a record and ``"`` ends the DOT string, so each gets a backslash, as
+    does a backslash itself (``x<0`` is drawn as ``x<0``, not read as a port name).
+    """
+    return text.translate(_RECORD_SPECIAL)
+
 
 def _show(v: Value, precision: int) -> str:
     if isinstance(v, (int, float)):
@@ -34,7 +45,8 @@ def draw(
     """The graph of ``root`` as a ``graphviz.Digraph`` (displays itself in Jupyter).
 
     Each node shows its operation, value and grad (arrays with more than 4 entries by shape),
-    prefixed by its name if ``names`` gives one (e.g. ``names={x: "x", L: "L"}``); constants
+    prefixed by its name if ``names`` gives one (e.g. ``names={x: "x", L: "L"}``; any text,
+    graphviz's record characters such as ``<`` or ``|`` are escaped); constants
     (plain numbers and arrays) appear as small grey ellipses feeding their node.
     """
     names = names or {}
@@ -53,7 +65,7 @@ def draw(
     for k, node in enumerate(topological_order(root)):
         name = ids[node] = f"n{k}"
         value, grad = _show(node.value, precision), _show(node.grad, precision)
-        op = f"{names[node]}: {node.op}" if node in names else node.op
+        op = f"{_escape_record(str(names[node]))}: {node.op}" if node in names else node.op
         label = f"{op} | value {value} | grad {grad}"
         dot.node(name, "{" + label + "}", shape="record")
         for j, parent in enumerate(node.parents):
