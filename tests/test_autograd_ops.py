@@ -64,6 +64,14 @@ for axis in (0, 1):
             Case(f"mean_axis{axis}_keep{keep}", lambda a, ax=axis, k=keep: ad.mean(a, ax, k),
                  lambda a, ax=axis, k=keep: torch.mean(a, dim=ax, keepdim=k), ((3, 4),)),
         ]
+for axes in ((0, 2), (-1, 0), (1,), (0, 1, 2), (2, -2)):  # tuple axes, as in numpy
+    for keep in (False, True):
+        CASES += [
+            Case(f"sum_axes{axes}_keep{keep}", lambda a, ax=axes, k=keep: ad.sum(a, ax, k),
+                 lambda a, ax=axes, k=keep: torch.sum(a, dim=ax, keepdim=k), ((2, 3, 4),)),
+            Case(f"mean_axes{axes}_keep{keep}", lambda a, ax=axes, k=keep: a.mean(ax, k),
+                 lambda a, ax=axes, k=keep: torch.mean(a, dim=ax, keepdim=k), ((2, 3, 4),)),
+        ]
 for sa, sb in BINARY_SHAPES:
     CASES += [
         Case("add", lambda a, b: a + b, lambda a, b: a + b, (sa, sb)),
@@ -219,3 +227,21 @@ def test_log_warning_points_at_the_users_line() -> None:
         ad.log(V(np.array([1.0, -1.0])))
         V(0.0).log()
     assert [w.filename for w in caught] == [__file__, __file__]
+
+
+def test_sum_and_mean_over_no_axes_and_bad_tuple_axes() -> None:
+    x = np.arange(6.0).reshape(2, 3)
+    for f, ref in ((ad.sum, np.sum), (ad.mean, np.mean)):
+        node = V(x)
+        out = f(node, ())  # numpy: reduce over no axis, the identity
+        gc.assert_close(ref(x, axis=()), out.value)
+        ad.sum(out * x).backward()
+        gc.assert_close(x, node.grad)
+    with pytest.raises(ValueError, match=r"sum: axis 2 is out of range .* shape \(2, 3\)"):
+        ad.sum(V(x), (0, 2))
+    with pytest.raises(ValueError, match=r"mean: axis \(1, -1\) names the same axis twice"):
+        ad.mean(V(x), (1, -1))
+    with pytest.raises(TypeError, match=r"sum: axis must be an int, a tuple of ints or None"):
+        ad.sum(V(x), [0, 1])  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"mean: axis must be an int, a tuple of ints or None"):
+        V(x).mean((0, 1.0))  # type: ignore[arg-type]

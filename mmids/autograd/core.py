@@ -227,10 +227,10 @@ class AutogradValue:
     def tanh(self) -> Any:
         return ops.Tanh(self)
 
-    def sum(self, axis: int | None = None, keepdims: bool = False) -> Any:
+    def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Any:
         return ops.Sum(self, axis=axis, keepdims=keepdims)
 
-    def mean(self, axis: int | None = None, keepdims: bool = False) -> Any:
+    def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Any:
         return ops.Mean(self, axis=axis, keepdims=keepdims)
 
     def matmul(self, other: Any) -> Any:

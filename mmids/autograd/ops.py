@@ -21,6 +21,7 @@ numpy's own RuntimeWarning.
 from __future__ import annotations
 
 import math
+import numbers
 import os
 import sys
 import warnings
@@ -277,17 +278,39 @@ class Relu(AutogradValue):
 # ---- reductions and matrix product: VJP and JVP written with the Jacobian's structure ---------
 
 
+Axis = int | tuple[int, ...] | None
+
+
+def _axes(axis: Axis, shape: tuple[int, ...], name: str) -> tuple[int, ...] | None:
+    """``axis`` (an int, a tuple of ints or None) as a tuple of distinct axes in ``0..ndim−1``."""
+    if axis is None:
+        return None
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    ndim, out = len(shape), []
+    for ax in axes:
+        if isinstance(ax, bool) or not isinstance(ax, numbers.Integral):
+            raise TypeError(
+                f"{name}: axis must be an int, a tuple of ints or None, not {axis!r}"
+            )
+        if not -ndim <= ax < ndim:
+            raise ValueError(f"{name}: axis {ax} is out of range for an input of shape {shape}")
+        out.append(int(ax) % ndim)
+    if len(set(out)) != len(out):
+        raise ValueError(f"{name}: axis {axis!r} names the same axis twice (shape {shape})")
+    return tuple(out)
+
+
 class Sum(AutogradValue):
-    """``Σ a`` over ``axis`` (all entries if None). Jacobian is a row of ones per output, so the
-    VJP copies (broadcasts) the upstream gradient back to every summed entry."""
+    """``Σ a`` over ``axis`` (an int, a tuple of ints as in numpy, or None for all entries).
+
+    The Jacobian is a row of ones per output, so the VJP copies (broadcasts) the upstream
+    gradient back to every summed entry: ``dL/da = g`` expanded along the summed axes.
+    ``self.axis`` holds the summed axes as a tuple of non-negative ints (None: all)."""
     __slots__ = ("axis", "keepdims")
 
-    def __init__(self, a: Any, axis: int | None = None, keepdims: bool = False) -> None:
+    def __init__(self, a: Any, axis: Axis = None, keepdims: bool = False) -> None:
         shape = np.shape(a.value if isinstance(a, AutogradValue) else a)
-        if axis is not None and not -len(shape) <= axis < len(shape):
-            name = type(self).__name__.lower()
-            raise ValueError(f"{name}: axis {axis} is out of range for an input of shape {shape}")
-        self.axis, self.keepdims = axis, keepdims
+        self.axis, self.keepdims = _axes(axis, shape, type(self).__name__.lower()), keepdims
         super().__init__(a)
 
     def func(self, a: Value) -> Value:
@@ -304,12 +327,15 @@ class Sum(AutogradValue):
 
 
 class Mean(Sum):
-    """``mean(a)`` over ``axis``: the sum divided by the number ``n`` of entries averaged."""
+    """``mean(a)`` over ``axis``: the sum divided by the number ``n`` of entries averaged
+    (the product of the sizes of the summed axes); VJP ``g / n`` spread like ``Sum``'s."""
     __slots__ = ()
 
     def count(self) -> int:
-        size, shape = np.size(self.args[0]), np.shape(self.args[0])
-        return size if self.axis is None else shape[self.axis]
+        if self.axis is None:
+            return int(np.size(self.args[0]))
+        shape = np.shape(self.args[0])
+        return math.prod(shape[ax] for ax in self.axis)
 
     def func(self, a: Value) -> Value:
         return super().func(a) / self.count()
@@ -318,7 +344,7 @@ class Mean(Sum):
         return [_spread(g / self.count(), self.args[0], self.axis, self.keepdims)]
 
 
-def _spread(g: Value, like: Value, axis: int | None, keepdims: bool) -> Value:
+def _spread(g: Value, like: Value, axis: tuple[int, ...] | None, keepdims: bool) -> Value:
     """Broadcast ``g`` (shape of a sum of ``like`` over ``axis``) back to the shape of ``like``."""
     if isinstance(like, float):
         return float(g)
@@ -396,13 +422,13 @@ def tanh(x: Any) -> AutogradValue:
     return Tanh(_operand(x))
 
 
-def sum(x: Any, axis: int | None = None, keepdims: bool = False) -> AutogradValue:  # noqa: A001
-    """Sum of the entries (over ``axis`` if given)."""
+def sum(x: Any, axis: Axis = None, keepdims: bool = False) -> AutogradValue:  # noqa: A001
+    """Sum of the entries (over ``axis`` if given: an int or a tuple of ints, as in numpy)."""
     return Sum(_operand(x), axis=axis, keepdims=keepdims)
 
 
-def mean(x: Any, axis: int | None = None, keepdims: bool = False) -> AutogradValue:
-    """Mean of the entries (over ``axis`` if given)."""
+def mean(x: Any, axis: Axis = None, keepdims: bool = False) -> AutogradValue:
+    """Mean of the entries (over ``axis`` if given: an int or a tuple of ints, as in numpy)."""
     return Mean(_operand(x), axis=axis, keepdims=keepdims)
 
 
