@@ -193,6 +193,23 @@ def test_vjps_equal_transposed_blocks_and_sum_over_a_batch(layer: P.Layer, rng):
     assert rep.ok, str(rep)
 
 
+@pytest.mark.parametrize("N", [1, 6])
+@pytest.mark.parametrize("layer", [la for la in LAYERS if la.n_params], ids=repr)
+def test_batched_vjp_params_matches_finite_differences_and_torch(layer: P.Layer, N: int, rng):
+    # Σ_n B(z_n)^T p_n = the VJP of w ↦ (g(z_1, w), …, g(z_N, w)) with upstream rows p_n,
+    # checked directly (not through the blocks) against central differences and torch
+    Z = rng.standard_normal((N, layer.n_in))
+    w = rng.standard_normal(layer.n_params)
+    Pm = rng.standard_normal((N, layer.n_out))
+    Zt = torch.tensor(Z)
+    rep = gradcheck.check_vjp(
+        lambda v: layer.forward(Z, v), lambda v, p: layer.vjp_params(Z, v, p), w, p=Pm,
+        f_torch=lambda v: torch_layer(layer, Zt, v), name=f"B^T p of {layer}, batch of {N}",
+    )
+    assert rep.ok, str(rep)
+    assert layer.vjp_params(Z, w, Pm).shape == (layer.n_params,)
+
+
 def test_jacobian_of_outputs_matches_finite_differences_and_torch(rng):
     """J_{O_L} from the fundamental recursion, against the Jacobian of w ↦ h_x(w)."""
     net = P.ProgressiveNetwork(
