@@ -13,13 +13,16 @@ wall clock          per request, enforced by the grader (``Limits.call_seconds``
 CPU time            ``RLIMIT_CPU`` (SIGXCPU, then SIGKILL)
 file size           ``RLIMIT_FSIZE`` (also caps the captured stdout/stderr file)
 output size         watchdog on the captured stdout/stderr file
-memory              generous ``RLIMIT_AS`` (``import torch`` needs a few GB of address
-                    space) plus a watchdog on the summed resident set of the sandbox
+memory              a memory cgroup (:mod:`autograders.cgroup`) where the machine allows
+                    one, a generous ``RLIMIT_AS`` (``import torch`` needs a few GB of
+                    address space), and a watchdog on the summed resident set of the
+                    sandbox processes (the cap where no cgroup can be made)
 processes           ``RLIMIT_NPROC`` for the sandbox's own uid (fork bombs)
 /tmp                tmpfs of ``Limits.tmp_bytes``
 ==================  ==============================================================
 
-No cgroup is used (none is delegated on the course machines); the watchdog polls ``/proc``.
+The cgroup needs write access to the grader's own cgroup folder (root, or a delegated
+subtree); without it the watchdog, which polls ``/proc``, is the memory cap.
 Where bubblewrap cannot run, :func:`sandbox_problem` says why and the grader refuses to run
 student code unless the instructor explicitly asks for an unsandboxed worker.
 """
@@ -39,7 +42,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from autograders import rpc, worker
+from autograders import cgroup, rpc, worker
+from autograders.cgroup import MemoryCgroup
 from autograders.monitor import installed_locations
 
 MiB = 2**20
@@ -189,8 +193,13 @@ def _bootstrap() -> str:
     )
 
 
-def _set_limits(limits: Limits, sandboxed: bool) -> None:
-    """preexec_fn: resource limits inherited by bwrap and the worker (not async-signal-unsafe)."""
+def _set_limits(limits: Limits, sandboxed: bool, group: MemoryCgroup | None = None) -> None:
+    """preexec_fn: resource limits inherited by bwrap and the worker (not async-signal-unsafe).
+
+    With a memory cgroup the child joins it here, before anything of the worker is loaded.
+    """
+    if group is not None:
+        group.join()
     pairs = [
         (resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 1)),
         (resource.RLIMIT_AS, (limits.address_space, limits.address_space)),
@@ -271,6 +280,13 @@ class Worker:
             argv = bwrap_argv(limits, _sandbox_uid(), hide_libraries=hide_libraries)
         else:
             argv = []
+        #: the kernel-enforced memory cap, where the machine allows one (else the watchdog's)
+        self.cgroup: MemoryCgroup | None = None
+        if sandboxed and cgroup.problem() is None:
+            try:
+                self.cgroup = MemoryCgroup.create(limits.rss_bytes)
+            except OSError:
+                self.cgroup = None
         argv += [str(Path(sys.prefix) / "bin" / "python"), "-I", "-B", "-c", _bootstrap()]
         self.limits = limits
         self._reason: str | None = None
@@ -279,7 +295,7 @@ class Worker:
                                       "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
         self._proc = subprocess.Popen(
             argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._output,
-            preexec_fn=functools.partial(_set_limits, limits, sandboxed),
+            preexec_fn=functools.partial(_set_limits, limits, sandboxed, self.cgroup),
             start_new_session=True, close_fds=True, env=env,
             cwd=tempfile.gettempdir(),
         )
@@ -341,6 +357,8 @@ class Worker:
             except OSError:
                 pass
         self._output.close()
+        if self.cgroup is not None:
+            self.cgroup.remove()
 
     def __enter__(self) -> Worker:
         return self
@@ -362,7 +380,10 @@ class Worker:
             code = self._proc.wait()
         if self._reason is not None:
             return WorkerDied(self._reason)
-        if code > 128:
+        if self.cgroup is not None and self.cgroup.oom_killed():
+            self._reason = (f"it used more than {self.limits.rss_bytes // MiB} MB of memory "
+                            "(stopped by the kernel's memory limit)")
+        elif code > 128:
             self._reason = _signal_reason(code - 128, self.limits)
         elif code < 0:
             self._reason = _signal_reason(-code, self.limits)

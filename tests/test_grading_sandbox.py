@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autograders import batch, cli, rpc, sandbox
+from autograders import batch, cgroup, cli, rpc, sandbox
 from autograders.batch import BatchConfig, grade_submission, run_batch
 from autograders.gradebook import Gradebook
 from autograders.sandbox import Limits, Worker
@@ -178,6 +178,26 @@ def test_memory_watchdog_stops_a_worker_below_the_address_space_limit() -> None:
         with pytest.raises(sandbox.WorkerDied, match="more than 300 MB of memory"):
             w.request({"op": "call", "name": "fill", "args": []}, 60)
         assert 300 * 2**20 < w.peak_rss < 2**30
+
+
+def test_memory_cap_is_the_kernels_where_a_cgroup_can_be_made(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    problem = cgroup.problem()
+    limits = Limits(call_seconds=60, rss_bytes=300 * 2**20)
+    if problem is not None:  # no cgroup here: the watchdog is the cap, and the reason is given
+        with Worker(limits) as w:
+            assert w.cgroup is None and "watchdog" in problem
+        return
+    monkeypatch.setattr(sandbox, "_rss", lambda pids: 0)  # blind the watchdog: the kernel acts
+    with Worker(limits) as w:
+        assert w.cgroup is not None
+        folder = w.cgroup.folder
+        w.request({"op": "setup", "cells": [("fill", "import numpy as np\n"
+                   "def fill():\n    return np.ones(2 * 2**30 // 8).sum()\n")], "driver": ""}, 15)
+        assert (folder / "cgroup.procs").read_text().split(), "the worker runs in the group"
+        with pytest.raises(sandbox.WorkerDied, match="more than 300 MB of memory"):
+            w.request({"op": "call", "name": "fill", "args": []}, 60)
+    assert not folder.exists(), "the group is removed with its worker"
 
 
 def test_refuses_without_bubblewrap_unless_unsafe(monkeypatch: pytest.MonkeyPatch,
