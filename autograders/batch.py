@@ -53,6 +53,10 @@ def notebook_cells(notebook: str | Path) -> tuple[list[tuple[str, str]], dict[st
     import nbformat
 
     path = Path(notebook)
+    if not path.is_file():
+        others = sorted(p.name for p in path.parent.glob("*.ipynb")) if path.parent.is_dir() else []
+        found = f" (the folder holds: {', '.join(others)})" if others else ""
+        raise ValueError(f"no notebook named `{path.name}` was submitted{found}")
     if path.stat().st_size > MAX_NOTEBOOK_BYTES:
         raise ValueError(f"the notebook is larger than {MAX_NOTEBOOK_BYTES // 2**20} MB")
     try:
@@ -92,7 +96,9 @@ def answer_cells(notebook: str | Path) -> dict[str, str]:
 
 
 def sha256_of(path: str | Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    """Hash of the notebook's bytes (of the empty file when none was submitted)."""
+    path = Path(path)
+    return hashlib.sha256(path.read_bytes() if path.is_file() else b"").hexdigest()
 
 
 # -------------------------------------------------------------------------------- one
@@ -268,14 +274,18 @@ class Submission:
 
 
 def discover(submitted: str | Path, assignment: Assignment) -> list[Submission]:
-    """nbgrader layout ``<submitted>/<student>/<assignment>/<notebook>``, sorted by student."""
+    """nbgrader layout ``<submitted>/<student>/<assignment>/<notebook>``, sorted by student.
+
+    A student who has an ``<assignment>`` folder but no notebook of the expected name is still
+    listed: grading records a 0 whose message names the files found, never a silent gap.
+    """
     root = Path(submitted)
     if not root.is_dir():
         raise ValueError(f"{root} is not a directory of submissions")
     found = []
     for student_dir in sorted(p for p in root.iterdir() if p.is_dir()):
         nb = student_dir / assignment.name / assignment.notebook
-        if nb.is_file():
+        if nb.is_file() or nb.parent.is_dir():
             found.append(Submission(student_dir.name, nb))
     return found
 

@@ -249,6 +249,20 @@ def test_unreadable_notebook_scores_zero_with_a_reason(tmp_path: Path) -> None:
     assert all("could not be read" in r.message for r in result.results)
 
 
+def test_notebook_under_another_name_is_recorded_as_zero_with_the_reason(tmp_path: Path) -> None:
+    submitted = tmp_path / "submitted"
+    submission(submitted / "alice" / "vjps" / "vjps.ipynb", HONEST_VJPS)
+    submission(submitted / "bob" / "vjps" / "my_vjps (1).ipynb", HONEST_VJPS)
+    db = f"sqlite:///{tmp_path / 'gb.db'}"
+    report = run_batch("vjps", submitted, BatchConfig(db, TEST_LIMITS), workers=1,
+                       progress=False)
+    rows = {r["student"]: r for r in report.graded}
+    assert rows["alice"]["score"] == 15 and rows["bob"]["score"] == 0
+    assert all("my_vjps (1).ipynb" in c["message"] for c in rows["bob"]["cells"])
+    with Gradebook(db) as gb:
+        assert gb.recorded("vjps")["bob"].score == 0
+
+
 # ------------------------------------------------------------------------------ attacks
 @pytest.fixture(scope="module")
 def attack_batch(tmp_path_factory: pytest.TempPathFactory) -> dict:
