@@ -6,7 +6,7 @@ fourth one with a sign error in ``tanh_vjp``), then in the same run:
 
 * grades all of them out of kernel with 1 and with 2 grader processes
   (``autograders.batch.run_batch``; one bubblewrap worker per submission);
-* grades the first ``MMIDS_BENCH_NBGRADER_N`` (default 6) of the same submissions with plain
+* grades the first ``MMIDS_BENCH_NBGRADER_N`` (default 20) of the same submissions with plain
   ``nbgrader autograde`` (one kernel per submission), and checks both give the same totals.
 
 The 1- and 2-worker runs alternate over four rounds of a quarter of the submissions each.
@@ -130,7 +130,7 @@ def main() -> None:
     from autograders.course import nbgrader
 
     n = int(os.environ.get("MMIDS_BENCH_N", "200"))
-    n_nb = int(os.environ.get("MMIDS_BENCH_NBGRADER_N", "6"))
+    n_nb = int(os.environ.get("MMIDS_BENCH_NBGRADER_N", "20"))
     with tempfile.TemporaryDirectory(prefix="mmids-bench-grading-") as tmp:
         course = Path(tmp) / "course"
         course.mkdir()
