@@ -75,21 +75,51 @@ OPS: dict[str, tuple[int, Callable[..., Any], Callable[..., bool]]] = {
     "div": (2, lambda a, b, m: a / (b * b + 1.0), _any),
     "pow": (2, lambda a, b, m: (a * a + 0.5) ** m.tanh(b), _any),
     "matmul": (2, lambda a, w, m: a @ w, lambda sa, sw: sa[-1:] == (3,) and sw == (3, 3)),
+    "sum_axes01_keep": (1, lambda a, m: m.sum(a, (0, 1), True), lambda s: len(s) == 2),
+    "mean_axes10": (1, lambda a, m: m.mean(a, (1, -2)), lambda s: len(s) == 2),
 }
+
+# Operations with a plain Python float ``c`` drawn by hypothesis for each step (the same float is
+# given to the engine and to torch): numbers on either side of every operator, as in ``2.5 * x``.
+CONST_OPS: dict[str, tuple[int, Callable[..., Any], Callable[..., bool]]] = {
+    "c_times": (1, lambda a, c, m: c * a, _any),
+    "times_c": (1, lambda a, c, m: a * c, _any),
+    "plus_c": (1, lambda a, c, m: a + c, _any),
+    "c_plus": (1, lambda a, c, m: c + a, _any),
+    "minus_c": (1, lambda a, c, m: a - c, _any),
+    "c_minus": (1, lambda a, c, m: c - a, _any),
+    "c_over": (1, lambda a, c, m: c / (1.0 + a**2), _any),
+    "over_c": (1, lambda a, c, m: a / (abs(c) + 0.5), _any),
+    "pow_c": (1, lambda a, c, m: (a * a + 0.5) ** c, _any),
+    "c_pow": (1, lambda a, c, m: (abs(c) + 0.1) ** m.tanh(a), _any),
+    "c_mix": (2, lambda a, b, c, m: (c - a) * (b + c) / (2.0 + c * c), _any),
+}
+ALL_OPS = {**OPS, **CONST_OPS}
+CONSTANTS = st.floats(min_value=-3.0, max_value=3.0, allow_nan=False, allow_subnormal=False)
+
+
+def _apply(name: str, operands: list[Any], c: float, m: Any) -> Any:
+    rule = ALL_OPS[name][1]
+    return rule(*operands, c, m) if name in CONST_OPS else rule(*operands, m)
 
 
 def _shape(v: Any) -> tuple[int, ...]:
     return tuple(v.shape) if isinstance(v, (V, torch.Tensor)) else np.shape(v)
 
 
-def draw_program(data: Any, n_inputs: int) -> tuple[list[tuple[str, tuple[int, ...]]], list]:
-    """Steps (operation, operand positions in the pool); the pool holds shapes only here."""
+Step = tuple[str, tuple[int, ...], float]
+
+
+def draw_program(data: Any, n_inputs: int) -> tuple[list[Step], list]:
+    """Steps (operation, operand positions in the pool, a plain float constant for the ops of
+    ``CONST_OPS``); the pool holds shapes only here."""
     shapes = [data.draw(st.sampled_from(SHAPES)) for _ in range(n_inputs)] + [(3, 3)]
-    steps: list[tuple[str, tuple[int, ...]]] = []
+    steps: list[Step] = []
     w = n_inputs  # position of the (3, 3) matrix: only ever the right operand of matmul
     for _ in range(data.draw(st.integers(1, 8))):
-        name = data.draw(st.sampled_from(sorted(OPS)))
-        arity, _, fits = OPS[name]
+        name = data.draw(st.sampled_from(sorted(ALL_OPS)))
+        c = data.draw(CONSTANTS) if name in CONST_OPS else 0.0
+        arity, _, fits = ALL_OPS[name]
         others = [k for k in range(len(shapes)) if k != w]
         picks = tuple(data.draw(st.sampled_from(others)) for _ in range(arity))
         if name == "matmul":
@@ -98,13 +128,13 @@ def draw_program(data: Any, n_inputs: int) -> tuple[list[tuple[str, tuple[int, .
             continue
         shapes.append(_eval_shape(name, [shapes[k] for k in picks]))
         assert np.broadcast_shapes(shapes[-1], (2, 3)) == (2, 3)  # stays in the family
-        steps.append((name, picks))
+        steps.append((name, picks, c))
     return steps, shapes
 
 
 def _eval_shape(name: str, shapes: list[tuple[int, ...]]) -> tuple[int, ...]:
     fake = [np.ones(s) for s in shapes]
-    return np.shape(OPS[name][1](*fake, _NumpyShapes))
+    return np.shape(_apply(name, fake, 1.0, _NumpyShapes))
 
 
 class _NumpyShapes:
@@ -117,10 +147,10 @@ class _NumpyShapes:
     mean = sum
 
 
-def run(steps: list[tuple[str, tuple[int, ...]]], pool: list[Any], m: type) -> list[Any]:
+def run(steps: list[Step], pool: list[Any], m: type) -> list[Any]:
     pool = list(pool)
-    for name, picks in steps:
-        pool.append(OPS[name][1](*(pool[k] for k in picks), m))
+    for name, picks, c in steps:
+        pool.append(_apply(name, [pool[k] for k in picks], c, m))
     return pool
 
 
