@@ -156,6 +156,39 @@ def test_backward_twice_gives_the_same_result_and_zero_grad_clears() -> None:
         assert node.grad == 0
 
 
+def test_two_losses_sharing_parameters_reset_not_accumulate() -> None:
+    # L1 and L2 share W and b; u is used by L1 only. As documented, L2.backward() first zeroes
+    # every node reachable from L2, so W.grad and b.grad become dL2/dW and dL2/db (not their sum
+    # with dL1/d·), while u, not reachable from L2, keeps the gradient L1 left on it.
+    rng = np.random.default_rng(11)
+    W0, b0, u0 = rng.standard_normal((3, 2)), rng.standard_normal(2), rng.standard_normal(2)
+    X = rng.standard_normal((4, 3))
+    W, b, u = V(W0), V(b0), V(u0)
+
+    def losses(m, X, W, b, u):
+        H = m.tanh(X @ W + b)
+        return m.sum(H * u), m.mean(m.sigmoid(H) * H)
+
+    Wt, bt, ut = (torch.tensor(v, requires_grad=True) for v in (W0, b0, u0))
+    L1t, L2t = losses(torch, torch.tensor(X), Wt, bt, ut)
+    dL1 = torch.autograd.grad(L1t, (Wt, bt, ut), retain_graph=True)
+    dL2 = torch.autograd.grad(L2t, (Wt, bt), retain_graph=True)
+
+    L1, L2 = losses(ad, X, W, b, u)
+    L1.backward()
+    for node, expected in zip((W, b, u), dL1, strict=True):
+        gc.assert_close(expected.numpy(), node.grad, rtol=1e-12, atol=1e-14)
+    L2.backward()
+    gc.assert_close(dL2[0].numpy(), W.grad, rtol=1e-12, atol=1e-14, name="dL2/dW, not the sum")
+    gc.assert_close(dL2[1].numpy(), b.grad, rtol=1e-12, atol=1e-14, name="dL2/db, not the sum")
+    gc.assert_close(dL1[2].numpy(), u.grad, rtol=1e-12, atol=1e-14, name="u keeps dL1/du")
+    # the gradient of both together is one backward pass through their sum
+    (L1 + L2).backward()
+    gc.assert_close((dL1[0] + dL2[0]).numpy(), W.grad, rtol=1e-12, atol=1e-14)
+    gc.assert_close((dL1[1] + dL2[1]).numpy(), b.grad, rtol=1e-12, atol=1e-14)
+    gc.assert_close(dL1[2].numpy(), u.grad, rtol=1e-12, atol=1e-14)
+
+
 def test_backward_with_upstream_gradient() -> None:
     x = V(np.array([1.0, 2.0, 3.0]))
     y = x * x
