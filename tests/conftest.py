@@ -25,6 +25,17 @@ settings.register_profile(
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "mmids"))
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """``--screenshots``: the browser check of the book saves one screenshot per chapter."""
+    parser.addoption(
+        "--screenshots",
+        action="store_true",
+        default=False,
+        help="save a full-page screenshot of every book chapter under _build/screenshots/ "
+        "(tests/test_book_site.py; same as MMIDS_SCREENSHOTS=1)",
+    )
+
+
 @pytest.fixture
 def rng() -> np.random.Generator:
     """A fresh numpy Generator with a fixed seed for each test."""

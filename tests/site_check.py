@@ -53,9 +53,18 @@ def site_dir() -> Path:
     return Path(os.environ.get("MMIDS_SITE_DIR", DEFAULT_SITE)).resolve()
 
 
-def screenshot_dir(site: Path) -> Path | None:
-    """``<build>/screenshots`` next to the html folder when ``MMIDS_SCREENSHOTS=1``, else None."""
-    if os.environ.get("MMIDS_SCREENSHOTS", "") not in ("1", "true", "yes"):
+def screenshots_from_env() -> bool:
+    """True when ``MMIDS_SCREENSHOTS`` is ``1``, ``true`` or ``yes``."""
+    return os.environ.get("MMIDS_SCREENSHOTS", "").lower() in ("1", "true", "yes")
+
+
+def screenshot_dir(site: Path, enabled: bool | None = None) -> Path | None:
+    """``<build>/screenshots`` next to the html folder when screenshots are wanted, else None.
+
+    ``enabled`` is the pytest flag ``--screenshots``; the environment variable
+    ``MMIDS_SCREENSHOTS=1`` turns them on as well.
+    """
+    if not (enabled or screenshots_from_env()):
         return None
     return site.parent / "screenshots"
 

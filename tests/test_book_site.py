@@ -1,13 +1,17 @@
 """Real-browser check of the built book (issue 4): every page opens cleanly in headless Chromium.
 
 Run after ``make book`` (``make test`` builds the book first). The site checked is ``_build/html``,
-or ``$MMIDS_SITE_DIR`` when set. With ``MMIDS_SCREENSHOTS=1`` one screenshot per chapter is
-saved under ``_build/screenshots/``. The checks themselves live in ``tests/site_check.py``.
+or ``$MMIDS_SITE_DIR`` when set. With ``pytest tests/test_book_site.py --screenshots`` (or the
+environment variable ``MMIDS_SCREENSHOTS=1``) one screenshot per chapter is saved under
+``_build/screenshots/``. The checks themselves live in ``tests/site_check.py``.
 """
 
 from __future__ import annotations
 
 import base64
+import importlib.util
+import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +23,18 @@ except ModuleNotFoundError:  # pragma: no cover - depends on how pytest imports 
     from tests import site_check
 
 pytestmark = pytest.mark.slow
+
+
+def _load_launch_links():  # the book's Sphinx extension in _ext/ (not a package)
+    spec = importlib.util.spec_from_file_location(
+        "launch_links", site_check.REPO / "_ext" / "launch_links.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+launch_links = _load_launch_links()
 
 SITE = site_check.site_dir()
 MISSING = "<site not built>"
@@ -50,16 +66,126 @@ def test_every_toc_entry_was_built() -> None:
     assert "index.html" in PAGES
 
 
+@pytest.fixture(scope="session")
+def screenshots(request: pytest.FixtureRequest) -> bool:
+    """The ``--screenshots`` flag (tests/conftest.py) or ``MMIDS_SCREENSHOTS=1``."""
+    return bool(request.config.getoption("--screenshots")) or site_check.screenshots_from_env()
+
+
 @pytest.mark.parametrize("page", PAGES or [MISSING])
-def test_page_renders_cleanly(browser: tuple[object, str], page: str) -> None:
+def test_page_renders_cleanly(browser: tuple[object, str], page: str, screenshots: bool) -> None:
     driver, base_url = browser
     report = site_check.check_page(driver, SITE, base_url, page)
-    shots = site_check.screenshot_dir(SITE)
+    shots = site_check.screenshot_dir(SITE, enabled=screenshots)
     toc = site_check.toc_files(SITE) or []
     if shots is not None and page.removesuffix(".html") in toc:
         name = page.removesuffix(".html").replace("/", "_") + ".png"
         site_check.save_full_page_screenshot(driver, shots / name)
     assert report.ok, str(report)
+
+
+def test_screenshot_dir_follows_flag_and_env(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    site = tmp_path / "html"
+    monkeypatch.delenv("MMIDS_SCREENSHOTS", raising=False)
+    assert site_check.screenshot_dir(site) is None
+    assert site_check.screenshot_dir(site, enabled=False) is None
+    assert site_check.screenshot_dir(site, enabled=True) == tmp_path / "screenshots"
+    monkeypatch.setenv("MMIDS_SCREENSHOTS", "1")
+    assert site_check.screenshot_dir(site) == tmp_path / "screenshots"
+
+
+# --- text the pages paste in from their notebooks (glue) ---------------------------------------
+
+
+@pytest.mark.parametrize("page", [p for p in PAGES if p.startswith("book/")] or [MISSING])
+def test_glued_text_has_no_python_quotes(page: str) -> None:
+    """Strings glued into the prose show as words, not as Python reprs such as 'ahead'."""
+    _require_site()
+    html = (SITE / page).read_text(encoding="utf-8")
+    pasted = re.findall(r'<span class="pasted-text">(.*?)</span>', html, flags=re.S)
+    quoted = [t for t in pasted if re.match(r"""\s*(&#39;|&quot;|'|")""", t)]
+    assert not quoted, f"{page}: glued text shown with quotes: {quoted}"
+    text = re.sub(r"<[^>]+>", "", re.sub(r"<pre.*?</pre>", "", html, flags=re.S))
+    assert "'MNIST" not in text and "&#39;MNIST" not in text, f"{page}: quoted MNIST source"
+
+
+# --- launch buttons: every link is built from the one repository URL and opens a notebook -------
+
+LAUNCH_PAGES = [p for p in PAGES if p.startswith("book/")]
+
+
+def _config() -> dict:
+    import yaml
+
+    return yaml.safe_load((site_check.REPO / "_config.yml").read_text())
+
+
+def _launch_links(page: str) -> dict[str, str]:
+    """{"Binder": url, "Colab": url, ...}: the theme's launch buttons ("Launch on <name>")."""
+    html = (SITE / page).read_text(encoding="utf-8")
+    found = re.findall(r'<a href="([^"]+)"[^>]*?title="Launch on ([^"]+)"', html, flags=re.S)
+    return {name: href.replace("&amp;", "&") for href, name in found}
+
+
+@pytest.mark.parametrize("page", LAUNCH_PAGES or [MISSING])
+def test_launch_links_open_notebooks(page: str) -> None:
+    _require_site()
+    config = _config()
+    repo_url = config["repository"]["url"].rstrip("/")
+    branch = config["repository"]["branch"]
+    org_repo = repo_url.split("github.com/", 1)[1]
+    stem = page.removesuffix(".html")
+    links = _launch_links(page)
+
+    # Binder: the repository at the configured branch, the chapter's .md in JupyterLab
+    binder = links.get("Binder")
+    assert binder == f"https://mybinder.org/v2/gh/{org_repo}/{branch}?urlpath=lab/tree/{stem}.md"
+    assert (site_check.REPO / f"{stem}.md").is_file()
+
+    # Colab: an .ipynb (never the .md), the executed notebook of this page as the site publishes it
+    colab = links.get("Colab")
+    sphinx = config["sphinx"]["config"]
+    colab_branch = sphinx["mmids_colab_branch"]
+    path = sphinx["mmids_colab_path"].format(pagename=stem)
+    assert colab == (
+        f"https://colab.research.google.com/github/{org_repo}/blob/{colab_branch}/{path}"
+    )
+    assert path.endswith(".ipynb") and (SITE / path).is_file(), f"{path} not in the built site"
+    first = json.loads((SITE / path).read_text(encoding="utf-8"))["cells"][0]
+    setup = "".join(first["source"])
+    assert "google.colab" in setup and f"git+{repo_url}@{branch}" in setup
+
+    # JupyterHub: only linked once a real hub address replaces the placeholder
+    hub_url = config["launch_buttons"]["jupyterhub_url"]
+    hub = links.get("JupyterHub")
+    if launch_links.is_placeholder_url(hub_url):
+        assert hub is None, f"placeholder JupyterHub linked: {hub}"
+    else:
+        assert hub is not None and hub.startswith(hub_url.rstrip("/") + "/hub/user-redirect/")
+
+
+def test_binder_environment_installs_the_book() -> None:
+    binder = site_check.REPO / "binder"
+    requirements = (binder / "requirements.txt").read_text().splitlines()
+    assert ".[book]" in [line.strip() for line in requirements]
+    assert (binder / "runtime.txt").read_text().strip() == "python-3.11"
+    post_build = binder / "postBuild"
+    assert post_build.stat().st_mode & 0o111, "binder/postBuild must be executable"
+    assert "jupytext" in post_build.read_text()
+    viewers = json.loads((binder / "overrides.json").read_text())
+    assert viewers["@jupyterlab/docmanager-extension:plugin"]["defaultViewers"]["myst"] == (
+        "Jupytext Notebook"
+    )
+
+
+def test_placeholder_hosts() -> None:
+    assert launch_links.is_placeholder_url("")
+    assert launch_links.is_placeholder_url("https://jupyterhub.example.org")
+    assert launch_links.is_placeholder_url("https://hub.course.invalid/")
+    assert not launch_links.is_placeholder_url("https://jupyterhub.uni-example.edu")
+    assert not launch_links.is_placeholder_url("https://datahub.berkeley.edu")
 
 
 # --- the checker itself must catch each kind of problem (a tiny hand-written site) -------------
