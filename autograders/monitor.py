@@ -62,8 +62,8 @@ class LibraryMonitor:
     every call of a C function.  It flags a Python frame whose code file lies inside an
     installed differentiation library, and a C function whose ``__module__`` (or whose bound
     object's type's module) is one of :data:`DIFFERENTIATION_LIBRARIES`.  If the student's code
-    replaced the hook, ``m.used`` says so instead: a call that switches off the monitor is
-    refused like one that uses torch.
+    replaced the hook and still returned, ``m.used`` says so instead: a call that switches off
+    the monitor is refused like one that uses torch.
     """
 
     _prefixes: tuple[str, ...] | None = None
@@ -111,5 +111,8 @@ class LibraryMonitor:
         current = sys.getprofile()
         sys.setprofile(self._previous)
         threading.setprofile(None)
-        if self.used is None and getattr(current, "__self__", None) is not self:
+        # CPython drops a profile hook that raised (e.g. at the recursion limit): a call that
+        # failed anyway is judged by its error; one that returned without the hook is refused
+        if (self.used is None and exc_type is None
+                and getattr(current, "__self__", None) is not self):
             self.used = "sys.setprofile (the answer switched off the grader's monitor)"

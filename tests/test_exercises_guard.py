@@ -147,6 +147,18 @@ def test_hidden_run_refuses_torch_used_at_run_time(answer: str,
     assert "Refused" in out and ("torch" in out or "setprofile" in out), out
 
 
+def test_run_time_monitor_reports_a_recursion_error_as_an_error_not_a_refusal(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # CPython drops the profile hook at the recursion limit; that must not look like cheating
+    ns = namespace_for("vjps")
+    exec("import numpy as np\n"
+         "def _deep(n):\n    return _deep(n + 1)\n"
+         "def tanh_vjp(t, p):\n    return _deep(0)\n", ns)
+    assert hidden.run("vjps", "test_tanh_vjp", ns) == 0.0
+    out = capsys.readouterr().out
+    assert "RecursionError" in out and "Refused" not in out, out
+
+
 def test_run_time_monitor_lets_numpy_answers_through() -> None:
     ns = namespace_for("vjps")
     exec("import numpy as np\n"

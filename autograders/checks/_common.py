@@ -195,7 +195,9 @@ def _run_case(call: Caller, fn_name: str, case: Case) -> list[str]:
     try:
         result = call(fn_name, *args)
     except StudentCodeError as exc:
-        return [f"`{fn_name}` failed: {exc}", case.hint_on_error]
+        # the hint is about an exception the code raised, not a refusal, time-out or exit
+        hint = case.hint_on_error if " raised " in str(exc) else ""
+        return [f"`{fn_name}` failed: {exc}", hint]
     outs = case.outputs
     if len(outs) == 1 and not case.returns_tuple:
         received: tuple[Any, ...] = (result,)
