@@ -44,6 +44,14 @@ class _TimeUp(BaseException):
     """Raised inside student code by the per-call timer."""
 
 
+class _ProcessExit(BaseException):
+    """Raised in place of ``os._exit`` / ``os.abort`` while a student function runs."""
+
+
+def _refuse_exit(*args: Any) -> None:
+    raise _ProcessExit()
+
+
 class NamespaceCaller:
     """``call(name, *args)`` on the functions of a notebook namespace; results copied by value."""
 
@@ -71,8 +79,14 @@ class NamespaceCaller:
                 warnings.simplefilter("ignore")
                 signal.signal(signal.SIGALRM, _raise_time_up)
                 signal.setitimer(signal.ITIMER_REAL, self.time_limit)
-                with LibraryMonitor() as watch:
-                    result = fn(*args)
+                # os._exit would kill the kernel and lose the whole notebook's grade
+                real_exit, real_abort = os._exit, os.abort
+                os._exit = os.abort = _refuse_exit
+                try:
+                    with LibraryMonitor() as watch:
+                        result = fn(*args)
+                finally:
+                    os._exit, os.abort = real_exit, real_abort
                 signal.setitimer(signal.ITIMER_REAL, 0)
         except _TimeUp:
             self.hung.add(name)
@@ -81,6 +95,9 @@ class NamespaceCaller:
             ) from None
         except MemoryError:
             raise StudentCodeError(f"`{name}` ran out of memory") from None
+        except _ProcessExit:
+            raise StudentCodeError(f"`{name}` called os._exit or os.abort (it would end the "
+                                   "notebook's kernel)") from None
         except BaseException as exc:  # SystemExit, KeyboardInterrupt and every error
             if watch is not None and watch.used is not None:
                 raise StudentCodeError(refusal(watch.used)) from None

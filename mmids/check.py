@@ -19,10 +19,11 @@ It is printed and also returned (a ``CheckReport``; ``bool(report)`` is True whe
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import sys
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
 import numpy as np
@@ -40,7 +41,7 @@ from mmids.gradcheck import (
     torch_vjp,
 )
 
-__all__ = ["check", "diagnose"]
+__all__ = ["check", "diagnose", "quiet"]
 
 Kind = Literal["auto", "vjp", "gradient", "jacobian"]
 
@@ -219,6 +220,18 @@ def _friendly(report: CheckReport, kind: str, who: str, x_shape: tuple[int, ...]
             f"(max relative error {report.max_rel_error:.2g})."
         )
     return f"FAILED: {who} ({kind}) at x of shape {x_shape} does not match.\n{report}"
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """Run a block with everything it writes to stderr (warnings included) sent to stdout.
+
+    nbgrader gives 0 to a graded cell that writes to stderr, even when its tests pass; the
+    visible tests of the exercises run inside ``with check.quiet():`` so that a numpy warning
+    from your code is still shown to you but cannot cost you the cell's points.
+    """
+    with contextlib.redirect_stderr(sys.stdout):
+        yield
 
 
 class _CallableModule(types.ModuleType):

@@ -49,11 +49,25 @@ import numpy as np
 
 
 def softmax_vjp(z, p):
-    if np.ndim(z) == 2:
-        os._exit(3)  # kills the kernel on the first batch
-    e = np.exp(z - np.max(z))
-    g = e / e.sum()
-    return g * (p - g @ p)
+    if np.ndim(z) == 2 and len(z) == 4:
+        os._exit(3)  # would kill the kernel on one of the hidden batches
+    e = np.exp(z - np.max(z, axis=-1, keepdims=True))
+    g = e / e.sum(axis=-1, keepdims=True)
+    return g * (p - np.sum(g * p, axis=-1, keepdims=True))
+"""
+# Correct answers that write to stderr: a warning and a print (nbgrader zeroes a graded cell
+# whose output has stderr, so the visible and hidden tests must keep it off stderr).
+NOISY = """
+import sys
+import warnings
+import numpy as np
+
+
+def sigmoid_vjp(t, p):
+    warnings.warn("computing a sigmoid")
+    print("debug: sigmoid_vjp called", file=sys.stderr)
+    s = 1 / (1 + np.exp(-t))
+    return s * (1 - s) * p
 """
 SYNTAX = """
 import numpy as np
@@ -103,6 +117,7 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict:
         "loop": fill_release(release_nb, {**ref, "relu_vjp": LOOP}),
         "crash": fill_release(release_nb, {**ref, "softmax_vjp": CRASH}),
         "syntax": fill_release(release_nb, {**ref, "tanh_vjp": SYNTAX}),
+        "noisy": fill_release(release_nb, {**ref, "sigmoid_vjp": NOISY}),
         "patch": fill_release(release_nb, {**ref, "softmax_vjp": _entry(
             corpus.WRONG, "softmax-diagonal-only").source}, extra_cells=[PATCH_CELL]),
     }
@@ -135,7 +150,7 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict:
     print(f"\nnbgrader autograde: {len(submissions)} submissions in {t2 - t1:.1f} s "
           f"({(t2 - t1) / len(submissions):.1f} s per submission); release took {t1 - t0:.1f} s")
     return {"root": root, "scores": scores, "cells": cells, "log": proc.stderr,
-            "n": len(submissions), "others": others}
+            "n": len(submissions), "others": others, "submissions": submissions}
 
 
 def _cell_outputs(nb: nbformat.NotebookNode) -> dict[str, dict]:
@@ -198,11 +213,45 @@ def test_infinite_loop_loses_only_the_hanging_cases(graded: dict) -> None:
     assert graded["scores"]["loop"] == MAX - relu["max"] + relu["points"]
 
 
-def test_crash_does_not_stop_the_batch(graded: dict) -> None:
-    # os._exit kills the kernel: nbgrader cannot finish that notebook, the crashing submission
-    # earns nothing it did not show, and every other submission is still graded.
-    assert graded["scores"].get("crash", 0.0) < MAX
+def test_crash_loses_only_the_crashing_cases(graded: dict) -> None:
+    # os._exit inside a graded call is refused (the kernel lives on): the crashing cases earn
+    # nothing, the other cases and cells keep their points, and the batch goes on.
+    from autograders import core, hidden
+    from tests.corpora.tools import namespace_for
+
+    spec = core.ASSIGNMENTS[A]
+    softmax = graded["cells"]["crash"]["test_softmax_vjp"]
+    deserved = core.run_check(spec, spec.check("test_softmax_vjp"), hidden.NamespaceCaller(
+        namespace_for(A, {"softmax_vjp": CRASH}))).points
+    assert 0 < deserved < softmax["max"]
+    assert softmax["points"] == pytest.approx(deserved), softmax["text"]
+    assert "os._exit" in softmax["text"]
+    assert graded["scores"]["crash"] == pytest.approx(MAX - softmax["max"] + deserved)
     assert set(graded["scores"]) >= {"blank", "reference", "wrong", "loop", "syntax", "patch"}
+
+
+def test_stderr_from_correct_answers_costs_nothing(graded: dict) -> None:
+    assert graded["scores"]["noisy"] == MAX
+    sigmoid = graded["cells"]["noisy"]["test_sigmoid_vjp"]
+    assert not sigmoid["stderr"] and "computing a sigmoid" in sigmoid["text"]
+
+
+@pytest.mark.parametrize("student", ["reference", "wrong", "loop", "syntax", "noisy", "patch"])
+def test_out_of_kernel_grades_as_nbgrader_does(graded: dict, student: str, tmp_path) -> None:
+    # The same submitted notebook, graded out of kernel in the sandbox: every graded cell that
+    # nbgrader could score (no visible-test failure) gets the same points.
+    from autograders.batch import grade_submission
+
+    path = graded["root"] / "submitted" / student / A / f"{A}.ipynb"
+    result = grade_submission(A, path)
+    out_of_kernel = {r.grade_id: r.points for r in result.results}
+    compared = 0
+    for gid, cell in graded["cells"][student].items():
+        if cell["error"]:
+            continue
+        assert out_of_kernel[gid] == pytest.approx(cell["points"]), (student, gid, cell["text"])
+        compared += 1
+    assert compared >= 5
 
 
 def test_syntax_error_costs_only_its_function(graded: dict) -> None:
