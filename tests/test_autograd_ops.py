@@ -245,3 +245,23 @@ def test_sum_and_mean_over_no_axes_and_bad_tuple_axes() -> None:
         ad.sum(V(x), [0, 1])  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"mean: axis must be an int, a tuple of ints or None"):
         V(x).mean((0, 1.0))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("name", "f_ad", "f_torch"), [
+    ("log(0)", lambda x: ad.log(x), torch.log),
+    ("1/x at 0", lambda x: 1.0 / x, lambda x: 1.0 / x),
+    ("x/x at 0", lambda x: x / x, lambda x: x / x),
+    ("x/(x-x) at 0", lambda x: x / (x - x), lambda x: x / (x - x)),
+])
+@pytest.mark.parametrize("kind", ["float", "array"])
+def test_division_by_zero_gives_torchs_inf_and_nan_with_a_warning(
+        name: str, f_ad: Callable, f_torch: Callable, kind: str) -> None:
+    x = V(0.0) if kind == "float" else V(np.zeros(2))
+    with pytest.warns(RuntimeWarning):
+        out = f_ad(x)
+        ad.sum(out).backward() if kind == "array" else out.backward()
+    xt = torch.zeros(() if kind == "float" else (2,), dtype=torch.float64, requires_grad=True)
+    yt = f_torch(xt)
+    yt.sum().backward()
+    np.testing.assert_array_equal(np.asarray(out.value), yt.detach().numpy())
+    np.testing.assert_array_equal(np.asarray(x.grad), xt.grad.numpy())

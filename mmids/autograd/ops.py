@@ -96,6 +96,14 @@ relu_ = _elementwise(lambda a: a if a > 0 else 0.0, lambda a: np.maximum(a, 0.0)
 step_ = _elementwise(lambda a: 1.0 if a > 0 else 0.0, lambda a: (a > 0).astype(np.float64))
 
 
+def divide_(a: Value, b: Value) -> Value:
+    """``a / b``; a float division by zero gives ±inf or nan with numpy's warning (as torch)."""
+    try:
+        return a / b
+    except ZeroDivisionError:
+        return float(np.divide(np.float64(a), np.float64(b)))
+
+
 def power_(a: Value, b: Value) -> Value:
     if isinstance(a, float) and isinstance(b, (int, float)):
         try:
@@ -146,10 +154,10 @@ class Div(AutogradValue):
     __slots__ = ()
 
     def func(self, a: Value, b: Value) -> Value:
-        return a / b
+        return divide_(a, b)
 
     def grads(self, a: Value, b: Value) -> tuple[Value, Value]:
-        return 1.0 / b, -a / (b * b)
+        return divide_(1.0, b), -divide_(a, b * b)
 
 
 class Pow(AutogradValue):
@@ -239,7 +247,7 @@ class Log(AutogradValue):
         return log_(a)
 
     def grads(self, a: Value) -> tuple[Value]:
-        return (1.0 / a,)
+        return (divide_(1.0, a),)
 
 
 class Sigmoid(AutogradValue):
