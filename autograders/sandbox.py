@@ -115,7 +115,10 @@ def bwrap_argv(limits: Limits, uid: int, *, hide_libraries: bool = True) -> list
     argv = [bwrap, "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
             "--unshare-cgroup-try", "--die-with-parent", "--new-session",
             "--hostname", "sandbox", "--clearenv"]
-    made: set[str] = {"/"}
+    # The private /tmp comes first, so that read-only paths that lie under /tmp (a course
+    # checked out in /tmp, say) are mounted on top of it instead of being hidden by it.
+    argv += ["--size", str(limits.tmp_bytes), "--perms", "1777", "--tmpfs", "/tmp"]
+    made: set[str] = {"/", "/tmp"}
     for link in ("bin", "sbin", "lib", "lib64", "lib32", "libx32"):
         target = Path("/") / link
         if target.is_symlink():
@@ -137,9 +140,7 @@ def bwrap_argv(limits: Limits, uid: int, *, hide_libraries: bool = True) -> list
     argv += ["--perms", "0755", "--dir", "/etc"]
     for etc in _ETC_FILES:
         argv += ["--ro-bind-try", etc, etc]
-    argv += ["--proc", "/proc", "--dev", "/dev",
-             "--size", str(limits.tmp_bytes), "--perms", "1777", "--tmpfs", "/tmp",
-             "--chdir", "/tmp"]
+    argv += ["--proc", "/proc", "--dev", "/dev", "--chdir", "/tmp"]
     env = {"HOME": "/tmp", "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "TMPDIR": "/tmp",
            "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     for key, value in env.items():
