@@ -27,8 +27,9 @@ _PREFIX = "mmids-worker-"
 _counter = itertools.count()
 
 
+@functools.cache
 def _own_group() -> tuple[Path, int] | None:
-    """(folder of this process's memory cgroup, version), or ``None``."""
+    """(folder of this process's memory cgroup, version), or ``None`` (read once)."""
     try:
         lines = Path("/proc/self/cgroup").read_text().splitlines()
     except OSError:
@@ -61,7 +62,6 @@ class MemoryCgroup:
         if found is None:
             raise OSError("no memory cgroup controller is mounted")
         parent, version = found
-        _remove_stale(parent)
         folder = parent / f"{_PREFIX}{os.getpid()}-{next(_counter)}"
         folder.mkdir()
         group = cls(folder, version, limit)
@@ -133,7 +133,14 @@ def _remove_stale(parent: Path) -> None:
 
 @functools.cache
 def problem() -> str | None:
-    """``None`` where a memory cgroup can be made here, else the reason it cannot."""
+    """``None`` where a memory cgroup can be made here, else the reason it cannot.
+
+    Asked once per grader process, which is also when groups left behind by killed graders
+    are removed.
+    """
+    found = _own_group()
+    if found is not None:
+        _remove_stale(found[0])
     try:
         MemoryCgroup.create(64 * 2**20).remove()
     except OSError as exc:

@@ -16,6 +16,7 @@ Either way the answer earns nothing on that check and the feedback says which li
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 import sys
@@ -36,10 +37,15 @@ def refusal(name: str) -> str:
             "Answers must compute the derivative themselves with numpy. No credit is given.")
 
 
-def installed_locations(names: frozenset[str] = DIFFERENTIATION_LIBRARIES) -> dict[str, str]:
-    """``{package: folder or file}`` for each of ``names`` installed here (nothing imported)."""
+@functools.cache
+def installed_locations() -> dict[str, str]:
+    """``{package: folder or file}`` of each differentiation library installed here.
+
+    Found once per process (nothing is imported); every sandbox start and every watched call
+    reuses it.
+    """
     found: dict[str, str] = {}
-    for name in sorted(names):
+    for name in sorted(DIFFERENTIATION_LIBRARIES):
         try:
             spec = importlib.util.find_spec(name)
         except (ImportError, ValueError):
@@ -55,6 +61,12 @@ def installed_locations(names: frozenset[str] = DIFFERENTIATION_LIBRARIES) -> di
     return found
 
 
+@functools.cache
+def _library_prefixes() -> tuple[str, ...]:
+    """What a library's code file names start with: its folder plus ``/``, or its file."""
+    return tuple(p + os.sep if os.path.isdir(p) else p for p in installed_locations().values())
+
+
 class LibraryMonitor:
     """``with LibraryMonitor() as m: f(...)``, then ``m.used`` is the library used, or ``None``.
 
@@ -66,21 +78,16 @@ class LibraryMonitor:
     the monitor is refused like one that uses torch.
     """
 
-    _prefixes: tuple[str, ...] | None = None
-
-    def __init__(self, names: frozenset[str] = DIFFERENTIATION_LIBRARIES) -> None:
-        self.names = names
+    def __init__(self) -> None:
         self.used: str | None = None
-        if LibraryMonitor._prefixes is None:
-            LibraryMonitor._prefixes = tuple(
-                p + os.sep if os.path.isdir(p) else p for p in installed_locations().values())
-        self._prefixes = LibraryMonitor._prefixes
+        self._prefixes = _library_prefixes()
         self._previous: Any = None
 
-    def _library_of(self, module: object) -> str | None:
+    @staticmethod
+    def _library_of(module: object) -> str | None:
         if isinstance(module, str):
             top = module.split(".", 1)[0].lstrip("_")
-            if top in self.names:
+            if top in DIFFERENTIATION_LIBRARIES:
                 return module
         return None
 

@@ -64,8 +64,8 @@ class _ImportBlocker:
     to name the library in the feedback.
     """
 
-    def __init__(self, names: list[str]) -> None:
-        self.names = frozenset(str(n) for n in names)
+    def __init__(self) -> None:
+        self.names: frozenset[str] = frozenset()  # set by the grader's ``setup`` request
         self.tried: list[str] = []
 
     def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> None:
@@ -92,7 +92,7 @@ def main(rpc: ModuleType) -> None:
     namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins,
                                  "get_ipython": _NoIPython}
     cell_errors: dict[str, str] = {}
-    blocker = _ImportBlocker([])
+    blocker = _ImportBlocker()
     while True:
         try:
             msg = rpc.recv(chan_in)
@@ -101,7 +101,8 @@ def main(rpc: ModuleType) -> None:
         op = msg.get("op") if isinstance(msg, dict) else None
         if op == "setup":
             blocker.names = frozenset(str(n) for n in msg.get("blocked", ()))
-            sys.meta_path.insert(0, blocker)
+            if blocker not in sys.meta_path:
+                sys.meta_path.insert(0, blocker)
             cell_errors = _run_cells(msg["cells"], namespace, _CELL_PREFIX)
             driver_errors = _run_cells([("driver", msg.get("driver", ""))], namespace, "<grader ")
             reply: dict[str, Any] = {"ok": True, "cell_errors": cell_errors,
