@@ -20,12 +20,13 @@ JB_FLAGS := -W -n --keep-going
 MATHJAX_VERSION := 3.2.2
 MATHJAX := _vendor/mathjax/tex-mml-chtml.js
 
-.PHONY: help install sysdeps mathjax book test lint bench clean
+.PHONY: help install sysdeps mathjax book test lint bench report clean
 
 help:
 	@echo "make book   - install into .venv and build the textbook (_build/html)"
 	@echo "make test   - install into .venv and run every test (lint, package, book, exercises, grading)"
 	@echo "make bench  - performance benchmarks (ratios against the alternatives, measured in one run)"
+	@echo "make report - grading tables: exercise corpora and attack corpus (the figures in the notes)"
 	@echo "make lint   - ruff check"
 
 install: $(STAMP) $(SYSSTAMP)
@@ -72,6 +73,11 @@ test: install lint book
 
 bench: install
 	$(BIN)/python -m bench
+
+# The grading results quoted in the notes: corpus caught / false rejections, attack table.
+report: install
+	$(BIN)/python -m tests.corpora.report
+	$(BIN)/python -m tests.attacks.report
 
 clean:
 	rm -rf _build .pytest_cache .hypothesis _vendor/mathjax

@@ -7,29 +7,10 @@ exactly as the hidden test cells do, without starting a kernel.
 
 from __future__ import annotations
 
-import importlib
-
 import pytest
 
-from autograders import core, hidden
-from tests.corpora.tools import Entry, namespace_for, reference_answers
-
-ASSIGNMENTS = ["vjps", "backprop", "autograd", "gradient_problems"]
-
-
-def _corpus(kind: str) -> list[tuple[str, Entry]]:
-    out = []
-    for name in ASSIGNMENTS:
-        module = importlib.import_module(f"tests.corpora.{name}")
-        out += [(name, e) for e in getattr(module, kind)]
-    return out
-
-
-def _grade(assignment: str, entry: Entry | None) -> list[core.CellResult]:
-    overrides = {entry.function: entry.source} if entry else {}
-    ns = namespace_for(assignment, overrides)
-    sources = {**reference_answers(assignment), **overrides}
-    return core.grade(assignment, hidden.NamespaceCaller(ns, time_limit=3.0), sources)
+from autograders import core
+from tests.corpora.tools import ASSIGNMENTS, Entry, corpus, grade_entry
 
 
 def _answer_of(assignment: str, grade_id: str) -> str:
@@ -38,7 +19,7 @@ def _answer_of(assignment: str, grade_id: str) -> str:
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_reference_solution_gets_full_marks(assignment: str) -> None:
-    results = _grade(assignment, None)
+    results = grade_entry(assignment, None)
     expected_ids = [c.grade_id for c in core.ASSIGNMENTS[assignment].checks]
     assert [r.grade_id for r in results] == expected_ids
     for r in results:
@@ -49,9 +30,9 @@ def _id(value: object) -> str:
     return getattr(value, "id", str(value))
 
 
-@pytest.mark.parametrize(("assignment", "entry"), _corpus("WRONG"), ids=_id)
+@pytest.mark.parametrize(("assignment", "entry"), corpus("WRONG"), ids=_id)
 def test_wrong_answer_loses_points_with_named_mistake(assignment: str, entry: Entry) -> None:
-    results = {r.grade_id: r for r in _grade(assignment, entry)}
+    results = {r.grade_id: r for r in grade_entry(assignment, entry)}
     target = results[entry.cell]
     assert target.points < target.max_points, target.message
     assert entry.expect.lower() in target.message.lower(), target.message
@@ -60,12 +41,12 @@ def test_wrong_answer_loses_points_with_named_mistake(assignment: str, entry: En
             assert r.points == r.max_points, (gid, r.message)
 
 
-@pytest.mark.parametrize(("assignment", "entry"), _corpus("CORRECT"), ids=_id)
+@pytest.mark.parametrize(("assignment", "entry"), corpus("CORRECT"), ids=_id)
 def test_correct_variant_gets_full_marks(assignment: str, entry: Entry) -> None:
-    for r in _grade(assignment, entry):
+    for r in grade_entry(assignment, entry):
         assert r.points == r.max_points, (r.grade_id, r.message)
 
 
 def test_corpus_sizes() -> None:
-    assert len(_corpus("WRONG")) >= 20
-    assert len(_corpus("CORRECT")) >= 8
+    assert len(corpus("WRONG")) >= 20
+    assert len(corpus("CORRECT")) >= 8

@@ -23,7 +23,7 @@ from autograders.batch import BatchConfig, grade_submission, run_batch
 from autograders.gradebook import Gradebook
 from autograders.sandbox import Limits, Worker
 from tests.attacks.corpus import ATTACKS
-from tests.attacks.notebooks import HONEST_VJPS, submission
+from tests.attacks.notebooks import HONEST_VJPS, submission, write_attack_class
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_LIMITS = Limits(call_seconds=2.0, setup_seconds=15.0, cpu_seconds=20,
@@ -276,20 +276,9 @@ def attack_batch(tmp_path_factory: pytest.TempPathFactory) -> dict:
     submitted = root / "submitted"
     db = root / "gradebook.db"
     Gradebook(f"sqlite:///{db}").close()
-    honest_nb = submission(submitted / "honest_a" / "vjps" / "vjps.ipynb", HONEST_VJPS)
-    submission(submitted / "honest_b" / "vjps" / "vjps.ipynb", HONEST_VJPS)
-    secret_paths = [str(db), str(honest_nb), str(REPO / "autograders" / "core.py"),
-                    str(REPO / "exercises" / "source" / "vjps" / "vjps.ipynb"),
-                    str(REPO / "exercises" / "README.md"), str(REPO / "tests" / "conftest.py")]
-    assert all(Path(p).exists() for p in secret_paths[:3] + secret_paths[4:])
     server = socket.create_server(("127.0.0.1", 0))
-    port = server.getsockname()[1]
-    for attack in ATTACKS:
-        sources = dict(HONEST_VJPS)
-        sources["relu_vjp"] = attack.relu_source.replace(
-            "{secret_paths}", repr(secret_paths)).replace("{loopback_port}", str(port)).replace(
-            "{repo}", str(REPO))
-        submission(submitted / f"attack_{attack.name}" / "vjps" / "vjps.ipynb", sources)
+    secret_paths = write_attack_class(submitted, db, REPO, server.getsockname()[1])
+    assert all(p.exists() for p in secret_paths)  # each attack on a file aims at a real one
     try:
         report = run_batch("vjps", submitted, BatchConfig(f"sqlite:///{db}", TEST_LIMITS),
                            workers=2, progress=False)

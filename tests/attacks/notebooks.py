@@ -76,3 +76,30 @@ def submission(path: Path, sources: Mapping[str, str], *, extra_code: str = "") 
     path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, path)
     return path
+
+
+HONEST_STUDENTS = ("honest_a", "honest_b")
+
+
+def write_attack_class(submitted: Path, db: Path, repo: Path, loopback_port: int) -> list[Path]:
+    """A class in nbgrader's layout: two honest students and one student per attack.
+
+    Each attack notebook is honest but for its ``relu_vjp`` cell (``tests.attacks.corpus``),
+    filled in with the places it tries to read (the gradebook ``db``, an honest student's
+    notebook, the grader's and the course's files), the ``loopback_port`` of a listening
+    server, and the checkout ``repo``. Returns those places.
+    """
+    from tests.attacks.corpus import ATTACKS
+
+    honest = [submission(submitted / s / "vjps" / "vjps.ipynb", HONEST_VJPS)
+              for s in HONEST_STUDENTS]
+    secrets = [db, honest[0], repo / "autograders" / "core.py",
+               repo / "exercises" / "source" / "vjps" / "vjps.ipynb",
+               repo / "exercises" / "README.md", repo / "tests" / "conftest.py"]
+    for attack in ATTACKS:
+        sources = dict(HONEST_VJPS)
+        sources["relu_vjp"] = attack.relu_source.replace(
+            "{secret_paths}", repr([str(p) for p in secrets])).replace(
+            "{loopback_port}", str(loopback_port)).replace("{repo}", str(repo))
+        submission(submitted / f"attack_{attack.name}" / "vjps" / "vjps.ipynb", sources)
+    return secrets

@@ -12,6 +12,7 @@ import nbformat
 
 REPO = Path(__file__).resolve().parents[2]
 SOURCE = REPO / "exercises" / "source"
+ASSIGNMENTS = ("vjps", "backprop", "autograd", "gradient_problems")
 
 _SOLUTION = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*(\n|$)", re.MULTILINE)
 
@@ -72,3 +73,31 @@ def fill_release(release: nbformat.NotebookNode, answers: dict[str, str],
     for cell in nb.cells:
         cell.pop("id", None)
     return nb
+
+
+def corpus(kind: str, assignments: tuple[str, ...] = ASSIGNMENTS) -> list[tuple[str, Entry]]:
+    """``(assignment, entry)`` for every ``WRONG`` or ``CORRECT`` entry of the corpora."""
+    import importlib
+
+    out = []
+    for name in assignments:
+        module = importlib.import_module(f"tests.corpora.{name}")
+        out += [(name, e) for e in getattr(module, kind)]
+    return out
+
+
+def grade_entry(assignment: str, entry: Entry | None) -> list:
+    """The reference solution with ``entry``'s answer swapped in, graded in-kernel as the hidden
+    tests do (``hidden.NamespaceCaller``, 3 s per call); ``None``: the reference itself."""
+    from autograders import core, hidden
+
+    overrides = {entry.function: entry.source} if entry else {}
+    ns = namespace_for(assignment, overrides)
+    sources = {**reference_answers(assignment), **overrides}
+    return core.grade(assignment, hidden.NamespaceCaller(ns, time_limit=3.0), sources)
+
+
+def caught(assignment: str, entry: Entry, results: list) -> bool:
+    """A WRONG entry is caught when its cell loses points with a message naming the mistake."""
+    target = {r.grade_id: r for r in results}[entry.cell]
+    return target.points < target.max_points and entry.expect.lower() in target.message.lower()
