@@ -15,7 +15,8 @@ verification cells, the package tests, the exercise tests and the autograders al
 
 Modules: ``numerical`` (finite differences), ``torch_ref`` (torch.autograd), ``report``
 (comparisons and ``CheckReport``), ``checks`` (the one-call checks); every public name is
-importable from ``mmids.gradcheck`` itself.
+importable from ``mmids.gradcheck`` itself. ``tally`` counts the checks a notebook runs (the
+book's per-page count) without bookkeeping lines in its cells.
 
 Jacobians have rows = outputs and columns = inputs, both flattened in numpy's row-major order.
 A VJP of ``f`` at ``x`` with upstream ``p`` (shape of ``f(x)``) is ``J_f(x)^T p``, returned with
