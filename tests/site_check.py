@@ -381,8 +381,12 @@ WINDOW_HEIGHT = 1600
 OVERFLOW_TOLERANCE_PX = 1
 
 # Opens every <details> (hide-input cells, dropdowns), so collapsed content is measured and
-# audited as a reader who expands it sees it.
-_OPEN_DETAILS_JS = "for (const d of document.querySelectorAll('details')) d.open = true;"
+# audited as a reader who expands it sees it, and ends the fade-in animation of the opened
+# content at once (axe would otherwise measure the contrast of half-transparent text).
+_OPEN_DETAILS_JS = """
+for (const d of document.querySelectorAll('details')) d.open = true;
+for (const a of document.getAnimations()) { try { a.finish(); } catch (e) { a.cancel(); } }
+"""
 
 # Display equations and code blocks wider than their box. A display equation is Sphinx's
 # div.math (MathJax puts its mjx-container inside, which the theme lets scroll) or a display
@@ -558,7 +562,8 @@ _AXE_RUN_JS = """
 const done = arguments[arguments.length - 1];
 axe.run(document, {resultTypes: ['violations']}).then(
   r => done(r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
-    nodes: v.nodes.map(n => ({target: n.target.map(String), impact: n.impact}))}))),
+    nodes: v.nodes.map(n => ({target: n.target.map(String), impact: n.impact,
+                              data: (n.any[0] || {}).data || null}))}))),
   e => done({error: String(e)}));
 """
 
@@ -589,10 +594,18 @@ def describe_violation(page: str, violation: dict, max_targets: int = 5) -> str:
     targets = [" ".join(node["target"]) for node in violation["nodes"]]
     shown = ", ".join(targets[:max_targets])
     more = f" and {len(targets) - max_targets} more" if len(targets) > max_targets else ""
-    return (
+    line = (
         f"{page}: axe {violation['id']} ({violation['impact']}): {violation['help']}; "
         f"{len(targets)} element(s): {shown}{more}"
     )
+    data = violation["nodes"][0].get("data") if violation["nodes"] else None
+    if isinstance(data, dict) and data.get("contrastRatio"):
+        line += (
+            f" (first: contrast {data['contrastRatio']}, {data.get('fgColor')} on "
+            f"{data.get('bgColor')} at {data.get('fontSize')}, "
+            f"needs {data.get('expectedContrastRatio')})"
+        )
+    return line
 
 
 def check_accessibility(
