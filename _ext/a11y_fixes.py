@@ -32,7 +32,8 @@ def _override_hide_cell(app: Any) -> None:
     # after every extension's setup(), so this replaces myst-nb's handler rather than racing it
     from myst_nb.sphinx_ import HideCodeCellNode, depart_HideCellInput
 
-    app.add_node(HideCodeCellNode, override=True, html=(visit_hide_cell_input, depart_HideCellInput))
+    handlers = (visit_hide_cell_input, depart_HideCellInput)
+    app.add_node(HideCodeCellNode, override=True, html=handlers)
 
 
 def setup(app: Any) -> dict[str, Any]:
