@@ -13,8 +13,9 @@ SHARED_DATA := $(abspath ../shared/data)
 export MMIDS_DATA_DIR ?= $(if $(wildcard $(SHARED_DATA)/advertising.csv),$(SHARED_DATA),)
 export PYTHONHASHSEED := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
-# System packages the tests and the book need (Debian names).
-APT_PACKAGES := graphviz chromium chromium-driver bubblewrap postgresql
+# System packages the tests and the book need (Debian names); python3.11(-venv): the grading
+# tests run Debian's interpreter as an ordinary user (a pyenv one under /root is unreadable).
+APT_PACKAGES := graphviz chromium chromium-driver bubblewrap postgresql python3.11 python3.11-venv
 JB_FLAGS := -W -n --keep-going
 # MathJax is served from the site itself (no CDN), so the book renders offline and in tests.
 MATHJAX_VERSION := 3.2.2

@@ -20,7 +20,7 @@ import json
 import sys
 from pathlib import Path
 
-from autograders.sandbox import Limits, SandboxUnavailable, sandbox_problem
+from autograders.sandbox import Limits, SandboxUnavailable, enforcement_gaps, sandbox_problem
 
 DEFAULT_DB = "sqlite:///gradebook_ook.db"
 
@@ -82,6 +82,8 @@ def _check_sandbox(args: argparse.Namespace) -> str | None:
         return None
     problem = sandbox_problem()
     if problem is None:
+        for gap in enforcement_gaps():  # what this machine's sandbox cannot enforce, once
+            print(f"note: {gap}", file=sys.stderr)
         return None
     return (f"error: the sandbox cannot run here ({problem}); refusing to run student code. "
             "Pass --unsafe-no-sandbox only if you trust every submission.")
