@@ -8,6 +8,8 @@
     gradebook (SQLite file by default, PostgreSQL with ``--db postgresql://...``), resumably.
 ``export [--db URL] [--out grades.csv]``
     write the gradebook in nbgrader's CSV export format.
+``gradescope <assignment> --out autograder.zip``
+    build a Gradescope autograder for the assignment (:mod:`autograders.gradescope`).
 
 Every command refuses to run student code when bubblewrap cannot run, unless
 ``--unsafe-no-sandbox`` is given.
@@ -90,6 +92,11 @@ def _check_sandbox(args: argparse.Namespace) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["gradescope"]:  # python -m autograders gradescope <assignment> --out ...
+        from autograders import gradescope
+
+        return gradescope.main(argv[1:])
     args = _parser().parse_args(argv)
     if args.command == "export":
         from autograders.gradebook import Gradebook

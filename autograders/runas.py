@@ -14,11 +14,13 @@ sockets), its own process view (it can list other processes, though not signal o
 them) and a size-capped ``/tmp``.  :func:`probe` returns those as plain-words gaps.
 
 The sandbox user must be dedicated to one grader process: ending a worker ends every process
-of that user (a forked child that left the worker's process group included).
+of that user (a forked child that left the worker's process group included).  :func:`claim`
+enforces it with a lock, and refuses a user that already runs processes.
 """
 
 from __future__ import annotations
 
+import fcntl
 import grp
 import json
 import os
@@ -57,6 +59,39 @@ class SandboxUser:
             return grp.getgrgid(self.gid).gr_name
         except KeyError:
             return str(self.gid)
+
+
+_CLAIMS: dict[int, int] = {}
+
+
+def claim(user: SandboxUser) -> str | None:
+    """Make ``user`` this grader process's own (a lock held until the process ends).
+
+    Ending a worker ends every process of the user, so two graders sharing one would kill
+    each other's workers and share one ``RLIMIT_NPROC`` budget.  ``None`` once claimed, else
+    why not (another grader holds it, or the user already runs processes).
+    """
+    if user.uid in _CLAIMS:
+        return None
+    path = Path(tempfile.gettempdir()) / f"mmids-sandbox-user-{user.uid}.lock"
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    except OSError as exc:
+        return f"cannot lock {path}: {exc.strerror or exc}"
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return (f"another grader process already runs student code as {user.name!r}; each "
+                "needs a sandbox user of its own")
+    running = pids_of(user.uid)
+    if running:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+        return (f"user {user.name!r} already runs {len(running)} processes (pids "
+                f"{', '.join(map(str, running[:5]))}); the sandbox user must run nothing else")
+    _CLAIMS[user.uid] = fd
+    return None
 
 
 def setpriv_argv(user: SandboxUser) -> list[str]:
@@ -144,6 +179,9 @@ def probe(user: SandboxUser, python: str | Path, *, hidden: list[str],
         return "only root can run student code as another user", []
     if user.uid == os.getuid():
         return f"the sandbox user {user.name!r} is the grader's own user", []
+    problem = claim(user)
+    if problem is not None:
+        return problem, []
     try:
         argv = setpriv_argv(user)
     except FileNotFoundError as exc:

@@ -529,6 +529,7 @@ class Worker:
                  _bootstrap(limits.processes if sandboxed else None, _worker_path(self.mode))]
         self.limits = limits
         self._reason: str | None = None
+        self._closed = False
         self._output = tempfile.TemporaryFile(prefix="mmids-worker-out-")
         self._proc = subprocess.Popen(
             argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._output,
@@ -568,9 +569,12 @@ class Worker:
                 return
 
     def kill(self, reason: str) -> None:
-        """Stop the worker (and everything in its PID namespace) and remember why."""
+        """Stop the worker (and everything in its PID namespace, or every process of the
+        sandbox user) and remember why."""
         if self._reason is None:
             self._reason = reason
+        if self._closed:  # the sandbox user's processes may belong to the next worker now
+            return
         try:
             os.killpg(self._proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
@@ -585,6 +589,8 @@ class Worker:
     def close(self) -> None:
         """Ask the worker to exit (then kill it if still running) and release its resources."""
         self._stop.set()
+        if self._watchdog is not threading.current_thread():
+            self._watchdog.join(timeout=10)  # no late kill from it once the next worker runs
         if self.alive:
             try:
                 rpc.send(self._to, {"op": "exit"})
@@ -607,6 +613,7 @@ class Worker:
         if self._home is not None:
             shutil.rmtree(self._home, ignore_errors=True)
             self._home = None
+        self._closed = True
 
     def __enter__(self) -> Worker:
         return self

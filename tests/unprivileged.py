@@ -106,12 +106,16 @@ def _kill_everything_of(user: User) -> None:
         time.sleep(0.05)
 
 
+def current_user() -> User:
+    entry = pwd.getpwuid(os.getuid())
+    return User(entry.pw_name, entry.pw_uid, entry.pw_gid)
+
+
 @contextmanager
 def temporary_user(prefix: str = "mmidst") -> Iterator[User]:
     """A new unprivileged system account (root), or the calling user (an ordinary user)."""
     if os.geteuid() != 0:
-        entry = pwd.getpwuid(os.getuid())
-        yield User(entry.pw_name, entry.pw_uid, entry.pw_gid)
+        yield current_user()
         return
     name = f"{prefix}{os.getpid() % 100000}"
     subprocess.run(["useradd", "--system", "--user-group", "--no-create-home",
@@ -128,7 +132,7 @@ def temporary_user(prefix: str = "mmidst") -> Iterator[User]:
 
 
 def temporary_folder(owner: User | None, prefix: str) -> Path:
-    """A new folder in /tmp owned by ``owner`` (mode 0700), or by root and readable by all."""
+    """A new folder in /tmp owned by ``owner`` (mode 0700), or by the caller, readable by all."""
     folder = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
     if owner is not None and not owner.is_me:
         os.chown(folder, owner.uid, owner.gid)
