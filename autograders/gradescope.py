@@ -32,7 +32,6 @@ DEFAULT_USER = "mmids-student"
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 
 
-# =========================================================================== grade
 def find_notebook(folder: Path, expected: str) -> tuple[Path | None, str]:
     """``(notebook to grade, note)``; ``(None, why)`` when it is missing, misnamed or unreadable.
 
@@ -93,7 +92,8 @@ def _isolate(root: Path, mode: str, user: str) -> str | None:
         try:
             sandbox.run_as_user(user, instead_of_bwrap=mode == "user")
         except ValueError as exc:
-            return f"{sandbox.sandbox_problem()}; and {exc}"
+            bwrap = None if mode == "user" else sandbox.sandbox_problem()
+            return f"{bwrap}; and {exc}" if bwrap else str(exc)
     return sandbox.isolation_problem()
 
 
@@ -117,7 +117,8 @@ def run(root: Path, *, source: Path | None = None, mode: str = "auto",
         problem = _isolate(root, mode, user or config.get("sandbox_user", DEFAULT_USER))
         if problem is not None:
             why = ("The autograder could not isolate your code on this machine, so it did not "
-                   "run it; your instructor has been told.")
+                   "run it. Please tell your instructor (the reason is in the autograder's "
+                   "output).")
             payload, code = _zero(spec, why, visibility), 1
             print(f"error: no sandbox can run here: {problem}")
         else:
@@ -153,7 +154,8 @@ def run_main(argv: Sequence[str] | None = None) -> int:
         out = args.root / "results" / "results.json"
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps({"score": 0.0, "tests": [], "output": (
-            "The autograder failed while grading; your instructor has been told.")}))
+            "The autograder failed while grading. Please tell your instructor (the reason "
+            "is in the autograder's output).")}))
         print(f"error: the autograder failed: {type(exc).__name__}: {exc}")
         raise
     return code

@@ -345,6 +345,20 @@ def test_each_case_scores_what_it_deserves(runs: dict[str, dict[str, Any]]) -> N
     assert "found: no files at all" in runs["missing"]["results"]["output"]
 
 
+def test_without_any_sandbox_the_code_is_not_run(built: gradescope_build.Built,
+                                                 wheel_site: Path, tmp_path: Path) -> None:
+    root = _unpack(built, tmp_path / "root")
+    submission(root / "submission" / "vjps.ipynb", HONEST_VJPS)
+    proc = _start(root, Path(sys.executable), wheel_site, MMIDS_SANDBOX="user",
+                  MMIDS_SANDBOX_USER="no-such-user-mmids")
+    run = _collect({"x": (root, proc)})["x"]
+    assert run["code"] == 1
+    jsonschema.validate(run["results"], RESULTS_SCHEMA)
+    assert run["results"]["score"] == 0
+    assert "could not isolate your code" in run["results"]["output"]
+    assert "there is no user 'no-such-user-mmids'" in run["stdout"]
+
+
 # ------------------------------------------------------------------------------ user fallback
 _SECRETS_ATTACK = (
     "import numpy as np\n"
