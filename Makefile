@@ -20,8 +20,10 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # System packages (Debian names): the book needs graphviz (`dot` draws the computational graphs);
 # the tests need everything. Node and npm (for axe-core) are added to the test list only when
 # there is no `npm` command (a NodeSource nodejs brings its own npm and conflicts with Debian's).
+# python3.11(-venv): the grading tests run Debian's interpreter as an ordinary user (a pyenv one
+# under /root is unreadable).
 BOOK_APT_PACKAGES := graphviz
-APT_PACKAGES := graphviz chromium chromium-driver bubblewrap postgresql
+APT_PACKAGES := graphviz chromium chromium-driver bubblewrap postgresql python3.11 python3.11-venv
 NODE_APT_PACKAGES := nodejs npm
 JB_FLAGS := -W -n --keep-going
 # The accessibility audit of the built pages (tests/site_check.py) injects axe-core's axe.min.js.

@@ -144,5 +144,7 @@ def problem() -> str | None:
     try:
         MemoryCgroup.create(64 * 2**20).remove()
     except OSError as exc:
-        return f"no memory cgroup for the workers ({exc}); the resident-set watchdog is used"
+        where = f" in {found[0]}" if found is not None else ""
+        return (f"no memory cgroup for the workers ({exc.strerror or exc}{where}); the "
+                "resident-set watchdog is used")
     return None

@@ -8,6 +8,8 @@
     gradebook (SQLite file by default, PostgreSQL with ``--db postgresql://...``), resumably.
 ``export [--db URL] [--out grades.csv]``
     write the gradebook in nbgrader's CSV export format.
+``gradescope <assignment> --out autograder.zip``
+    build a Gradescope autograder for the assignment (:mod:`autograders.gradescope`).
 
 Every command refuses to run student code when bubblewrap cannot run, unless
 ``--unsafe-no-sandbox`` is given.
@@ -20,7 +22,7 @@ import json
 import sys
 from pathlib import Path
 
-from autograders.sandbox import Limits, SandboxUnavailable, sandbox_problem
+from autograders.sandbox import Limits, SandboxUnavailable, enforcement_gaps, sandbox_problem
 
 DEFAULT_DB = "sqlite:///gradebook_ook.db"
 
@@ -82,12 +84,19 @@ def _check_sandbox(args: argparse.Namespace) -> str | None:
         return None
     problem = sandbox_problem()
     if problem is None:
+        for gap in enforcement_gaps():  # what this machine's sandbox cannot enforce, once
+            print(f"note: {gap}", file=sys.stderr)
         return None
     return (f"error: the sandbox cannot run here ({problem}); refusing to run student code. "
             "Pass --unsafe-no-sandbox only if you trust every submission.")
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["gradescope"]:  # python -m autograders gradescope <assignment> --out ...
+        from autograders import gradescope
+
+        return gradescope.main(argv[1:])
     args = _parser().parse_args(argv)
     if args.command == "export":
         from autograders.gradebook import Gradebook

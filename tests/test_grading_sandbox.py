@@ -24,6 +24,7 @@ from autograders.gradebook import Gradebook
 from autograders.sandbox import Limits, Worker
 from tests.attacks.corpus import ATTACKS
 from tests.attacks.notebooks import HONEST_VJPS, submission, write_attack_class
+from tests.attacks.verdict import problems
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_LIMITS = Limits(call_seconds=2.0, setup_seconds=15.0, cpu_seconds=20,
@@ -302,19 +303,7 @@ def test_honest_students_get_full_marks_next_to_the_attacks(attack_batch: dict) 
 
 @pytest.mark.parametrize("attack", ATTACKS, ids=[a.name for a in ATTACKS])
 def test_attack_earns_nothing_it_did_not_solve(attack_batch: dict, attack) -> None:
-    row = attack_batch["rows"][f"attack_{attack.name}"]
-    cells = {c["grade_id"]: c for c in row["cells"]}
-    relu = cells["test_relu_vjp"]
-    if attack.deserved is None:
-        assert row["score"] == 0, row
-        for cell in cells.values():
-            assert cell["message"].strip(), "never a silent 0"
-    else:
-        assert relu["points"] == attack.deserved, relu["message"]
-        others = [c for gid, c in cells.items() if gid != "test_relu_vjp"]
-        assert all(c["points"] == c["max_points"] for c in others), others
-    for word in attack.message_has:
-        assert word in relu["message"] or word in " ".join(row["notes"]), (word, relu, row)
+    assert problems(attack_batch["rows"][f"attack_{attack.name}"], attack) == []
 
 
 def test_attacks_left_nothing_behind(attack_batch: dict) -> None:

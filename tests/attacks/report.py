@@ -9,15 +9,10 @@ batch is asserted attack by attack in ``tests/test_grading_sandbox.py``.
 
 from __future__ import annotations
 
-import socket
-import tempfile
-from pathlib import Path
-
-from autograders.batch import BatchConfig, run_batch
-from autograders.gradebook import Gradebook
 from autograders.sandbox import Limits
 from tests.attacks.corpus import ATTACKS
-from tests.attacks.notebooks import HONEST_STUDENTS, write_attack_class
+from tests.attacks.notebooks import HONEST_STUDENTS
+from tests.attacks.run import grade_attack_class
 from tests.corpora.tools import REPO
 
 
@@ -28,14 +23,7 @@ def _first_message(cell: dict) -> str:
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory(prefix="mmids-attacks-") as tmp:
-        submitted, db = Path(tmp) / "submitted", Path(tmp) / "gradebook.db"
-        Gradebook(f"sqlite:///{db}").close()
-        with socket.create_server(("127.0.0.1", 0)) as server:
-            write_attack_class(submitted, db, REPO, server.getsockname()[1])
-            report = run_batch("vjps", submitted, BatchConfig(f"sqlite:///{db}", Limits()),
-                               workers=2, progress=False)
-    rows = {r["student"]: r for r in report.graded}
+    rows = grade_attack_class(REPO, Limits(), workers=2)
     honest = ", ".join(f"{s} {rows[s]['score']:g}/{rows[s]['max_score']:g}"
                        for s in HONEST_STUDENTS)
     print(f"honest students graded in the same batch: {honest}")
