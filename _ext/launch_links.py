@@ -151,8 +151,8 @@ def _fix_launch_buttons(
 def _report(app: Any) -> None:
     launch = _theme_options(app).get("launch_buttons", {})
     hub = str(launch.get("jupyterhub_url", ""))
-    if hub and is_placeholder_url(hub):
-        LOGGER.info(f"launch_links: JupyterHub button left out, {hub!r} is a placeholder")
+    if hub and is_placeholder_url(hub):  # expected until a course sets its hub: `-v` shows it
+        LOGGER.verbose(f"launch_links: JupyterHub button left out, {hub!r} is a placeholder")
 
 
 def setup(app: Any) -> dict[str, Any]:

@@ -6,8 +6,12 @@ Conventions (as in the book):
   vector per row, and every function that acts on vectors acts row by row on a batch;
 * ``γ(z)`` is the softmax, ``γ_i(z) = exp(z_i) / Σ_j exp(z_j)``;
 * ``ℂ_K[z] = diag(γ(z)) − γ(z) γ(z)^T`` is its ``K×K`` Jacobian;
-* a VJP ("vector-Jacobian product") of a map ``g`` at ``z`` with upstream vector ``p`` is
-  ``J_g(z)^T p``; for entry-wise maps it is ``g'(z) ⊙ p``.
+* the entry-wise activations (``σ``, ReLU, tanh) take the pre-activation ``t`` (``t = W z`` in
+  a layer); their derivative ``s = σ'(t)`` is evaluated entry by entry;
+* a VJP ("vector-Jacobian product") of a map ``g`` at ``z`` with upstream gradient ``p`` (a
+  column shaped like ``g(z)``; a batch ``P`` has one ``p^T`` per row) is ``J_g(z)^T p``; for
+  entry-wise maps it is ``g'(t) ⊙ p``, e.g. ``s ⊙ p`` for the sigmoid;
+* losses compare a label ``y`` (one-hot, in the simplex ``Δ_K``) with the model's output ``z``.
 
 Everything is computed in float64 and is numerically stable: the softmax subtracts the maximum,
 the log-softmax uses log-sum-exp, and the sigmoid never evaluates ``exp`` of a large positive
@@ -157,7 +161,7 @@ def sigmoid_derivative(t: ArrayLike) -> Array:
 
 
 def sigmoid_vjp(t: ArrayLike, p: ArrayLike) -> Array:
-    """VJP of the entry-wise sigmoid: ``diag(σ'(t)) p = σ'(t) ⊙ p`` (same shape as ``t``)."""
+    """VJP of the entry-wise sigmoid: ``diag(s) p = s ⊙ p`` with ``s = σ'(t)`` (shape of ``t``)."""
     t, p = _pair(t, p, "t", "p", as_float_array)
     return _scalar_if_0d(sigmoid_derivative(t) * p)
 
@@ -208,30 +212,35 @@ def tanh_vjp(t: ArrayLike, p: ArrayLike) -> Array:
 # ---------------------------------------------------------------------------------------------
 
 
-def cross_entropy(y: ArrayLike, q: ArrayLike) -> Array:
-    """Cross-entropy ``H(y, q) = −Σ_k y_k log q_k`` over the last axis.
+def cross_entropy(y: ArrayLike, z: ArrayLike) -> Array:
+    """Cross-entropy ``H(y, z) = −Σ_k y_k log z_k`` over the last axis.
 
-    ``y`` (labels, usually one-hot) and ``q`` (probabilities) have the same shape; ``(K,)`` gives a
-    scalar, ``(N, K)`` gives ``(N,)``. Terms with ``y_k = 0`` count as 0 even where ``q_k = 0``;
-    ``q_k = 0`` with ``y_k > 0`` gives ``+inf`` (the true value). Negative ``q`` is a ValueError.
+    ``y`` (labels, usually one-hot) and ``z`` (probabilities, e.g. a softmax output) have the
+    same shape; ``(K,)`` gives a scalar, ``(N, K)`` gives ``(N,)``. Terms with ``y_k = 0`` count
+    as 0 even where ``z_k = 0``; ``z_k = 0`` with ``y_k > 0`` gives ``+inf`` (the true value).
+    Negative ``z`` is a ValueError.
     """
-    y, q = _pair(y, q, "y", "q", _as_vectors)
-    if np.any(q < 0):
-        raise ValueError("q must hold probabilities (no negative entries)")
-    logs = np.zeros_like(q)
+    y, z = _pair(y, z, "y", "z", _as_vectors)
+    if np.any(z < 0):
+        raise ValueError("z must hold probabilities (no negative entries)")
+    logs = np.zeros_like(z)
     nz = y != 0
     with np.errstate(divide="ignore"):
-        np.log(q, out=logs, where=nz)
+        np.log(z, out=logs, where=nz)
     return _scalar_if_0d(-np.sum(np.where(nz, y * logs, 0.0), axis=-1))
 
 
-def cross_entropy_grad(y: ArrayLike, q: ArrayLike) -> Array:
-    """``∂H(y, q)/∂q = −y / q`` entry-wise (0 where ``y_k = 0``); same shape as ``q``."""
-    y, q = _pair(y, q, "y", "q", _as_vectors)
-    out = np.zeros_like(q)
+def cross_entropy_grad(y: ArrayLike, z: ArrayLike) -> Array:
+    """``∇_z H(y, z) = −y / z`` entry-wise (0 where ``y_k = 0``); same shape as ``z``.
+
+    At the output of a softmax layer this is the upstream gradient ``p_{L+1}`` of
+    backpropagation.
+    """
+    y, z = _pair(y, z, "y", "z", _as_vectors)
+    out = np.zeros_like(z)
     nz = y != 0
     with np.errstate(divide="ignore"):
-        np.divide(-y, q, out=out, where=nz)
+        np.divide(-y, z, out=out, where=nz)
     return out
 
 
@@ -264,13 +273,13 @@ def _mse_args(y: ArrayLike, yhat: ArrayLike) -> tuple[Array, Array]:
 
 
 def mse(y: ArrayLike, yhat: ArrayLike) -> float:
-    """Mean squared error ``(1/n) Σ (y − ŷ)²`` over all ``n`` entries (a float)."""
+    """Mean squared error: the mean of ``(y − ŷ)²`` over all entries (a float)."""
     y, yhat = _mse_args(y, yhat)
     return float(np.mean((y - yhat) ** 2))
 
 
 def mse_grad(y: ArrayLike, yhat: ArrayLike) -> Array:
-    """``∂ mse / ∂ŷ = 2 (ŷ − y) / n`` with ``n`` the number of entries; same shape as ``yhat``."""
+    """``∂ mse / ∂ŷ = 2 (ŷ − y) / ŷ.size`` (over all entries); same shape as ``yhat``."""
     y, yhat = _mse_args(y, yhat)
     return _scalar_if_0d(2.0 * (yhat - y) / y.size)
 

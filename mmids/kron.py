@@ -10,10 +10,14 @@ stacks the *rows* of ``W`` (``w = W.reshape(-1)`` in numpy's row-major order) ha
 * ``𝔸_{d,K}[w] = W`` (``K×d``, the columns for ``z``),
 * ``𝔹_{d,K}[z] = I_K ⊗ z^T`` (``K×Kd``, the columns for ``w``).
 
-Backpropagation only needs the products with an upstream vector ``p ∈ R^K``:
-``𝔸^T p = W^T p`` and ``𝔹^T p = (I_K ⊗ z) p = p ⊗ z``; the functions ``linear_vjp_input`` and
-``linear_vjp_params`` compute them without ever building the ``K×Kd`` matrix. The explicit
-matrices (``linear_block_A``, ``linear_block_B``, ``kron``) are there for teaching and tests.
+Backpropagation only needs the products with the upstream gradient ``p ∈ R^K`` (a column
+shaped like the output ``W z``): ``𝔸^T p = W^T p`` (the upstream gradient passed on to ``z``)
+and ``𝔹^T p = (I_K ⊗ z) p = p ⊗ z`` (the parameter gradient ``q``, the gradient for row ``k``
+of ``W`` being ``p_k z``); the functions ``linear_vjp_input`` and ``linear_vjp_params`` compute
+them without ever building the ``K×Kd`` matrix. For a batch of ``N`` samples they take the
+inputs as the rows of an ``(N, d)`` array ``Z`` and the upstream gradients as the rows of an
+``(N, K)`` array ``P`` (row ``k`` is ``p_k^T``). The explicit matrices (``linear_block_A``,
+``linear_block_B``, ``kron``) are there for teaching and tests.
 """
 
 from __future__ import annotations
@@ -97,8 +101,8 @@ def linear_block_B(z: ArrayLike, K: int) -> Array:
 def linear_vjp_input(W: ArrayLike, p: ArrayLike) -> Array:
     """``𝔸^T p = W^T p``: ``W`` is ``(K, d)``; ``p`` of shape ``(K,)`` gives ``(d,)``.
 
-    A batch ``p`` of shape ``(N, K)`` (one upstream vector per row) gives ``(N, d)``, row ``n``
-    being ``W^T p_n`` (computed as ``p W``).
+    A batch ``P`` of shape ``(N, K)`` (row ``k`` is the upstream gradient ``p_k^T`` of sample
+    ``k``) gives ``(N, d)``, row ``k`` being ``(W^T p_k)^T`` (computed as ``P W``).
     """
     W = np.asarray(W, dtype=np.float64)
     p = np.asarray(p, dtype=np.float64)
@@ -115,9 +119,10 @@ def linear_vjp_params(z: ArrayLike, p: ArrayLike) -> Array:
     """``𝔹^T p = (I_K ⊗ z) p = p ⊗ z``, without forming ``I_K ⊗ z^T``.
 
     ``z`` of shape ``(d,)`` and ``p`` of shape ``(K,)`` give the ``(K d,)`` vector whose block
-    ``k`` is ``p_k z`` (the gradient for row ``k`` of ``W``). For a batch, ``z`` ``(N, d)`` and
-    ``p`` ``(N, K)``, the per-sample products are summed over the batch: the result is
-    ``Σ_n p_n ⊗ z_n = (p^T z).reshape(-1)``, still ``(K d,)``.
+    ``k`` is ``p_k z`` (the gradient for row ``k`` of ``W``). For a batch, inputs ``Z``
+    ``(N, d)`` and upstream gradients ``P`` ``(N, K)`` (one sample per row), the per-sample
+    products are summed over the batch: the result is
+    ``Σ_k p_k ⊗ z_k = (P^T Z).reshape(-1)``, still ``(K d,)``.
     """
     z = np.asarray(z, dtype=np.float64)
     p = np.asarray(p, dtype=np.float64)

@@ -1,9 +1,13 @@
-"""Real-browser check of the built book (issue 4): every page opens cleanly in headless Chromium.
+"""Real-browser check of the built book: every page opens cleanly in headless Chromium (issue 4),
+fits its column at 1280 px and does not scroll sideways at 390 px, passes the axe-core audit with
+no serious or critical violation and has real alt text on every image, and shows no verification
+bookkeeping in its visible code cells (issue 10).
 
-Run after ``make book`` (``make test`` builds the book first). The site checked is ``_build/html``,
-or ``$MMIDS_SITE_DIR`` when set. With ``pytest tests/test_book_site.py --screenshots`` (or the
-environment variable ``MMIDS_SCREENSHOTS=1``) one screenshot per chapter is saved under
-``_build/screenshots/``. The checks themselves live in ``tests/site_check.py``.
+Run after ``make book`` (``make test`` builds the book first and installs axe-core). The site
+checked is ``_build/html``, or ``$MMIDS_SITE_DIR`` when set. With
+``pytest tests/test_book_site.py --screenshots`` (or the environment variable
+``MMIDS_SCREENSHOTS=1``) one screenshot per chapter is saved under ``_build/screenshots/``.
+The checks themselves live in ``tests/site_check.py``.
 """
 
 from __future__ import annotations
@@ -82,6 +86,88 @@ def test_page_renders_cleanly(browser: tuple[object, str], page: str, screenshot
         name = page.removesuffix(".html").replace("/", "_") + ".png"
         site_check.save_full_page_screenshot(driver, shots / name)
     assert report.ok, str(report)
+
+
+# --- layout and accessibility on every page (issue 10, items 15 and 16) -------------------------
+
+
+@pytest.fixture(scope="module")
+def axe_source() -> str:
+    """Text of axe.min.js from the pinned axe-core npm package (``make test`` installs it)."""
+    try:
+        return site_check.load_axe()
+    except FileNotFoundError as err:
+        pytest.fail(str(err))
+
+
+@pytest.mark.parametrize("page", PAGES or [MISSING])
+def test_page_fits_its_column(browser: tuple[object, str], page: str) -> None:
+    """At 1280 px no display equation or code block is wider than its column; at 1280 and
+    390 px the page itself does not scroll sideways."""
+    driver, base_url = browser
+    problems = site_check.check_layout(driver, SITE, base_url, page)
+    assert not problems, f"{len(problems)} overflow problem(s):\n" + "\n".join(problems)
+
+
+@pytest.mark.parametrize("page", PAGES or [MISSING])
+def test_page_passes_accessibility_audit(
+    browser: tuple[object, str], axe_source: str, page: str
+) -> None:
+    """No serious or critical axe-core violation; every image has alt text describing it."""
+    driver, base_url = browser
+    problems = site_check.check_accessibility(driver, SITE, base_url, page, axe_source)
+    assert not problems, f"{len(problems)} accessibility problem(s):\n" + "\n".join(problems)
+
+
+_FILL_JS = """
+const [selector, n] = arguments;
+const pre = Array.from(document.querySelectorAll(selector)).find(p => p.offsetParent !== null);
+if (!pre) return null;
+pre.textContent = 'x'.repeat(n);
+return pre.scrollWidth - pre.clientWidth;
+"""
+
+
+def test_code_column_holds_80_characters(browser: tuple[object, str]) -> None:
+    """The book's rule "code lines of at most 80 characters" fits the theme at 1280 px: an
+    80-character line in a code cell, an expanded hide-input cell, a cell's printed output
+    and a code block in the text stays inside its column (and 90 characters do not)."""
+    driver, base_url = browser
+    kinds = {
+        "code cell": "div.cell:not(.tag_hide-input) div.cell_input pre",
+        "collapsed code cell, opened": "details div.cell_input pre",
+        "cell output": "div.cell_output pre",
+        "code block in the text": ", ".join(
+            f"div.highlight-{lang} pre" for lang in ("python", "bash", "default", "text")
+        ),
+    }
+    found: dict[str, tuple[str, int, int]] = {}
+    for page in [p for p in PAGES if p.startswith("book/")]:
+        site_check.open_page(driver, base_url, page, site_check.DESKTOP_WIDTH)
+        for kind, selector in kinds.items():
+            at_80 = None if kind in found else driver.execute_script(_FILL_JS, selector, 80)
+            if at_80 is not None:  # the same box, now with 90 characters
+                found[kind] = (page, at_80, driver.execute_script(_FILL_JS, selector, 90))
+    assert found.keys() >= {"code cell", "cell output"}, f"no code cells in {SITE}: {found}"
+    too_wide = {k: v for k, v in found.items() if v[1] > site_check.OVERFLOW_TOLERANCE_PX}
+    assert not too_wide, f"80 characters overflow (page, px at 80, px at 90): {too_wide}"
+    assert all(v[2] > site_check.OVERFLOW_TOLERANCE_PX for v in found.values()), found
+
+
+# --- no verification bookkeeping in the code a reader sees (issue 10, item 14) -----------------
+
+
+@pytest.mark.parametrize("page", [p for p in PAGES if p.startswith("book/")] or [MISSING])
+def test_visible_code_cells_have_no_bookkeeping(page: str) -> None:
+    """``n_asserts`` and ``glue(`` only in hidden cells (remove-input, hide-input, remove-cell)."""
+    _require_site()
+    html = (SITE / page).read_text(encoding="utf-8")
+    found = [
+        f"{page}: visible code cell {cell.number}, line {n}: {line}"
+        for cell in site_check.visible_code_cells(html)
+        for n, line in site_check.bookkeeping_in(cell.source)
+    ]
+    assert not found, f"{len(found)} bookkeeping line(s) in visible cells:\n" + "\n".join(found)
 
 
 def test_screenshot_dir_follows_flag_and_env(
@@ -194,11 +280,12 @@ _PNG_1PX = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=="
 )
 
-_GOOD = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>good</title>
+_GOOD = """<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>good</title>
 <link rel="icon" href="data:,"></head><body>
-<h1 id="top">Good</h1><p><a href="bad.html#here">bad page</a> <a href="#top">top</a>
+<main><h1 id="top">Good</h1><p><a href="bad.html#here">bad page</a> <a href="#top">top</a>
 <a href="sub/">folder</a> <a href="https://example.invalid/x">external, not checked</a></p>
 <img src="dot.png" alt="dot"><pre>code may show \\[ x \\] and $$ verbatim</pre>
+</main>
 </body></html>"""
 
 _BAD = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>bad</title>
@@ -211,11 +298,32 @@ _BAD = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>bad</title>
 </body></html>"""
 
 
+# Too wide at 1280 px: a display equation and a code block. At 390 px a 600 px box makes the
+# page scroll (a wide table inside a scrolling box does not). Images without a real alt text,
+# and a button with no accessible name (axe rule button-name, critical).
+_WIDE = """<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>wide</title>
+<link rel="icon" href="data:,"></head><body><main style="width:700px">
+<h1>Wide</h1>
+<div class="math" id="equation-eq-wide" style="display:flex;overflow:hidden">
+<span class="eqno">(1.1)</span>
+<span style="white-space:nowrap">""" + "x + " * 300 + """</span></div>
+<div class="cell"><div class="cell_input"><pre style="overflow:auto">first = 1
+""" + "y = " * 60 + """</pre></div></div>
+<div class="math" style="display:flex;overflow:hidden"><span class="eqno">(1.2)</span>
+<span>a short equation</span></div><pre>short code</pre>
+<div id="too-wide" style="width:600px">a 600 px box</div>
+<div style="overflow-x:auto;max-width:100%"><table><tr><td style="white-space:nowrap">"""
+_WIDE += "scrolls in its own box " * 20 + """</td></tr></table></div>
+<img src="dot.png"> <img src="dot.png" alt="../_images/dot.png"> <button></button>
+</main></body></html>"""
+
+
 @pytest.fixture(scope="module")
 def toy_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     site = tmp_path_factory.mktemp("toy_site")
     (site / "good.html").write_text(_GOOD)
     (site / "bad.html").write_text(_BAD)
+    (site / "wide.html").write_text(_WIDE)
     (site / "dot.png").write_bytes(_PNG_1PX)
     (site / "sub").mkdir()
     (site / "sub" / "index.html").write_text(_GOOD.replace("dot.png", "../dot.png"))
@@ -224,7 +332,7 @@ def toy_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_checker_finds_each_kind_of_problem(toy_site: Path) -> None:
-    pages = ["bad.html", "good.html", "index.html", "sub/index.html"]
+    pages = ["bad.html", "good.html", "index.html", "sub/index.html", "wide.html"]
     assert site_check.find_pages(toy_site) == pages
     with site_check.serve(toy_site) as base_url, site_check.chromium() as driver:
         good = site_check.check_page(driver, toy_site, base_url, "good.html")
@@ -245,3 +353,65 @@ def test_checker_finds_each_kind_of_problem(toy_site: Path) -> None:
     ]
     missed = [e for e in expected if e not in text]
     assert not missed, f"checker missed {missed}; it reported:\n{bad}"
+
+
+def test_layout_and_accessibility_checks_find_each_problem(toy_site: Path) -> None:
+    axe = site_check.load_axe()
+    with site_check.serve(toy_site) as base_url, site_check.chromium() as driver:
+        good = site_check.check_layout(driver, toy_site, base_url, "good.html")
+        good += site_check.check_accessibility(driver, toy_site, base_url, "good.html", axe)
+        layout = site_check.check_layout(driver, toy_site, base_url, "wide.html")
+        access = site_check.check_accessibility(driver, toy_site, base_url, "wide.html", axe)
+        width = driver.get_window_size()["width"]
+    assert not good, "\n".join(good)
+    assert width == site_check.DESKTOP_WIDTH  # the check restores the desktop window
+    equation, code, phone = layout
+    assert equation.startswith("wide.html: display equation (1.1) #equation-eq-wide 'x + x")
+    assert re.search(r"is \d+ px wider than its \d+ px column at 1280 px$", equation), equation
+    px = int(re.search(r"is (\d+) px wider", equation).group(1))
+    assert px > 1000, equation  # 300 "x + " in a 700 px main column
+    assert code.startswith("wide.html: code cell 1 (first line 'first = 1') is "), code
+    assert code.endswith(f"longest line 240 characters: {('y = ' * 60).strip()[:70]!r}"), code
+    assert phone.startswith("wide.html: at 390 px the page scrolls sideways"), phone
+    # the 700 px main column sticks out; the table scrolls inside its own box, is not named
+    assert "main 'Wide" in phone and "table" not in phone, phone
+    images = [p for p in access if ": image " in p]
+    assert images == [
+        "wide.html: image dot.png: no alt attribute",
+        "wide.html: image dot.png: alt text is a file name ('../_images/dot.png'), "
+        "not a description",
+    ], access
+    rules = dict(re.findall(r": axe ([a-z-]+) \((\w+)\): ", "\n".join(access)))
+    # the button, the image without alt, the two boxes that scroll but take no keyboard focus
+    assert rules == {
+        "button-name": "critical",
+        "image-alt": "critical",
+        "scrollable-region-focusable": "serious",
+    }, access
+    button = next(p for p in access if "axe button-name" in p)
+    assert button.endswith("1 element(s): button"), button
+
+
+def test_alt_problem() -> None:
+    assert site_check.alt_problem("a.png", None) == "no alt attribute"
+    assert site_check.alt_problem("a.png", "  ") == "empty alt text"
+    assert "file name" in site_check.alt_problem("../_images/3f.png", "../_images/3f.png")
+    assert "file name" in site_check.alt_problem("x/3f.svg", "3f.svg")
+    assert site_check.alt_problem("a.png", "Loss against epoch, falling from 2.3 to 0.3") is None
+
+
+def test_bookkeeping_found_only_in_visible_cells() -> None:
+    html = """<div class="cell docutils container"><div class="cell_input docutils container">
+<pre>x = 1
+n_asserts += 2</pre></div><div class="cell_output"><pre>glue( in output</pre></div></div>
+<div class="cell tag_hide-input"><details class="hide above-input"><summary>Show</summary>
+<div class="cell_input"><pre>glue("a", 1)</pre></div></details></div>
+<div class="cell"><div class="cell_input"><pre>assert_close(a, b)<br/>
+glue("b", 2, display=False)</pre></div></div>"""
+    cells = site_check.code_cells(html)
+    assert [(c.number, c.collapsed) for c in cells] == [(1, False), (2, True), (3, False)]
+    visible = site_check.visible_code_cells(html)
+    assert [c.number for c in visible] == [1, 3]
+    assert site_check.bookkeeping_in(visible[0].source) == [(2, "n_asserts += 2")]
+    assert site_check.bookkeeping_in(visible[1].source) == [(2, 'glue("b", 2, display=False)')]
+    assert site_check.bookkeeping_in("from myst_nb import glue\nassert_close(a, b)") == []

@@ -1,9 +1,14 @@
 """§1: a chain of linear maps, its gradient by forward and by reverse mode, and operation counts.
 
-``f(x) = ½‖y − W^(L)…W^(1) x‖²`` with ``W^(i)`` of shape ``n_{i+1} × n_i``. Multiplying an
-``n×m`` matrix by an ``m×l`` matrix costs ``2nml − nl`` elementary operations (``nml``
-multiplications and ``n(m−1)l`` additions); ``OpCounter`` adds these up for each mode, and
-``forward_mode_cost``/``reverse_mode_cost`` give the closed forms.
+``f(x) = ½‖y − W_L…W_1 x‖²`` with weight matrices ``W_i`` of shape ``n_{i+1} × n_i`` (passed as
+the list ``Ws = [W_1, …, W_L]``), ``n_1 = d`` and ``n_{L+1} = K``. Forward mode carries the
+partial products ``F_i = W_i … W_1``, reverse mode the rows ``G_i = (z_{L+1} − y)^T W_L … W_i``
+(``G_i^T`` is the gradient with respect to ``z_i``, the ``p_i`` of §4). Multiplying an ``n×m``
+matrix by an ``m×l`` matrix costs ``2nml − nl`` elementary operations (``nml`` multiplications
+and ``n(m−1)l`` additions); ``OpCounter`` adds these up for each mode, and
+``forward_mode_cost``/``reverse_mode_cost`` give the closed forms. Their ratio is about
+``M d / (M + d)`` with ``M = (L − 2)m + K``: of the order of the smaller of ``d`` and the total
+width.
 """
 
 from __future__ import annotations
@@ -69,10 +74,10 @@ class OpCounter:
 def random_linear_chain(
     L: int, m: int, d: int, K: int, rng: np.random.Generator | None = None
 ) -> list[Array]:
-    """Random weights ``W^(1), …, W^(L)`` of a chain ``R^d → R^m → … → R^m → R^K``.
+    """Random weights ``[W_1, …, W_L]`` of a chain ``R^d → R^m → … → R^m → R^K``.
 
-    Shapes: ``W^(1)`` is ``m×d`` (``K×d`` when ``L = 1``), ``W^(i)`` is ``m×m`` for
-    ``1 < i < L``, ``W^(L)`` is ``K×m``; entries are standard normal scaled by ``1/√(fan-in)`` so
+    Shapes: ``W_1`` is ``m×d`` (``K×d`` when ``L = 1``), ``W_i`` is ``m×m`` for
+    ``1 < i < L``, ``W_L`` is ``K×m``; entries are standard normal scaled by ``1/√(fan-in)`` so
     the values stay of order one.
     """
     L, m, d, K = _positive_sizes(L, m, d, K)
@@ -85,7 +90,7 @@ def _check_chain(
     Ws: Sequence[ArrayLike], x: ArrayLike, y: ArrayLike
 ) -> tuple[list[Array], Array, Array]:
     if len(Ws) == 0:
-        raise ValueError("the chain needs at least one map W^(1)")
+        raise ValueError("the chain needs at least one map W_1")
     mats = [np.asarray(W, dtype=np.float64) for W in Ws]
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
@@ -94,7 +99,7 @@ def _check_chain(
     n = x.shape[0]
     for i, W in enumerate(mats, start=1):
         if W.ndim != 2 or W.shape[1] != n:
-            raise ValueError(f"W^({i}) must have shape (n_{i + 1}, {n}), got {W.shape}")
+            raise ValueError(f"W_{i} must have shape (n_{i + 1}, {n}), got {W.shape}")
         n = W.shape[0]
     if y.shape != (n,):
         raise ValueError(f"y must have shape ({n},) (the output size), got {y.shape}")
@@ -102,7 +107,7 @@ def _check_chain(
 
 
 def _chain_values(Ws: list[Array], x: Array) -> list[Array]:
-    """``z_1 = x``, ``z_{i+1} = W^(i) z_i`` (not counted: both modes need the same values)."""
+    """``z_1 = x``, ``z_{i+1} = W_i z_i`` (not counted: both modes need the same values)."""
     zs = [x]
     for W in Ws:
         zs.append(W @ zs[-1])
@@ -112,12 +117,12 @@ def _chain_values(Ws: list[Array], x: Array) -> list[Array]:
 def chain_forward_mode(
     Ws: Sequence[ArrayLike], x: ArrayLike, y: ArrayLike, counter: OpCounter | None = None
 ) -> Array:
-    """``∇f(x)`` for ``f(x) = ½‖y − W^(L)…W^(1) x‖²`` by forward mode (right to left).
+    """``∇f(x)`` for ``f(x) = ½‖y − W_L…W_1 x‖²`` by forward mode (right to left).
 
-    ``F_1 = J_{g_1} = W^(1)`` (no arithmetic), ``F_i = W^(i) F_{i−1}`` (``n_{i+1}×n_i`` times
+    ``F_1 = J_{g_1} = W_1`` (no arithmetic), ``F_i = W_i F_{i−1}`` (``n_{i+1}×n_i`` times
     ``n_i×d``), then ``∇f(x)^T = J_ℓ(z_{L+1}) F_L`` with ``J_ℓ(z) = (z − y)^T`` (``1×K`` times
     ``K×d``). Returns ``∇f(x)`` of shape ``(d,)``. The Jacobian products are counted in
-    ``counter``; the value pass ``z_{i+1} = W^(i) z_i`` and forming ``z − y`` are not (both modes
+    ``counter``; the value pass ``z_{i+1} = W_i z_i`` and forming ``z − y`` are not (both modes
     do them identically). With ``n_2 = … = n_L = m`` and ``L ≥ 2`` the count equals
     ``forward_mode_cost(L, m, d, K)`` exactly.
     """
@@ -134,10 +139,10 @@ def chain_forward_mode(
 def chain_reverse_mode(
     Ws: Sequence[ArrayLike], x: ArrayLike, y: ArrayLike, counter: OpCounter | None = None
 ) -> Array:
-    """``∇f(x)`` for ``f(x) = ½‖y − W^(L)…W^(1) x‖²`` by reverse mode (left to right).
+    """``∇f(x)`` for ``f(x) = ½‖y − W_L…W_1 x‖²`` by reverse mode (left to right).
 
     After the value pass, ``G_{L+1} = J_ℓ(z_{L+1}) = (z_{L+1} − y)^T`` and
-    ``G_i = G_{i+1} W^(i)`` for ``i = L..1``: every product is a row vector times a matrix.
+    ``G_i = G_{i+1} W_i`` for ``i = L..1``: every product is a row vector times a matrix.
     Returns ``∇f(x) = G_1^T`` of shape ``(d,)``. Counting as in ``chain_forward_mode``; with
     ``n_2 = … = n_L = m`` and ``L ≥ 2`` the count equals ``reverse_mode_cost(L, m, d, K)``.
     """

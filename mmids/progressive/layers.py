@@ -2,8 +2,9 @@
 
 ``J_g(z, w) = (A  B)``: ``A`` (``n_out × n_in``) holds the columns for the input ``z`` and ``B``
 (``n_out × n_params``) those for the parameters ``w``. Backpropagation needs only
-``vjp_input`` (``A^T p``) and ``vjp_params`` (``B^T p``); ``block_A``/``block_B`` build the
-matrices for teaching and testing.
+``vjp_input`` (``A^T p``) and ``vjp_params`` (``B^T p``), with ``p`` the upstream gradient (a
+column shaped like the layer's output); ``block_A``/``block_B`` build the matrices for teaching
+and testing.
 """
 
 from __future__ import annotations
@@ -33,8 +34,9 @@ class Layer:
     Subclasses implement ``forward`` (``g(z, w)``), ``vjp_input`` (``A^T p``), ``vjp_params``
     (``B^T p``), ``block_A`` (``A``, ``n_out × n_in``) and ``block_B`` (``B``,
     ``n_out × n_params``). ``z`` is ``(n_in,)`` or a batch ``(N, n_in)``; ``w`` is always the flat
-    ``(n_params,)`` vector. For a batch, ``vjp_input`` returns one row per sample and
-    ``vjp_params`` the sum over the batch (``Σ_n B(z_n)^T p_n``).
+    ``(n_params,)`` vector; the upstream gradient ``p`` is ``(n_out,)``, or for a batch the
+    ``(N, n_out)`` array ``P`` whose row ``k`` is ``p_k^T``. For a batch, ``vjp_input`` returns
+    one row per sample and ``vjp_params`` the sum over the batch (``Σ_k B(z_k)^T p_k``).
     """
 
     n_in: int
@@ -133,15 +135,18 @@ class Linear(Layer):
 class SigmoidLinear(Linear):
     """``g(z, w) = σ(W z)`` (entry-wise sigmoid of a linear map), ``w`` as in ``Linear``.
 
-    With ``s = σ'(W z)``: ``Ã = diag(s) W`` and ``B̃ = diag(s) (I_K ⊗ z^T) = diag(s) ⊗ z^T``
-    (property f). The VJPs apply ``diag(s)`` first: ``Ã^T p = W^T (s ⊙ p)``,
-    ``B̃^T p = (s ⊙ p) ⊗ z``.
+    With the pre-activation ``t = W z`` and ``s = σ'(t)``: ``Ã = diag(s) W`` and
+    ``B̃ = diag(s) (I_K ⊗ z^T) = diag(s) ⊗ z^T`` (property f). The VJPs apply ``diag(s)``
+    first: ``Ã^T p = W^T (s ⊙ p)``, ``B̃^T p = (s ⊙ p) ⊗ z``. A layer is a pure function of
+    its arguments, so each VJP recomputes ``t`` from ``(z, w)``; ``mmids.nn`` keeps the forward
+    pass's output instead, which is what the cost count of the book assumes.
     """
 
     def forward(self, z: ArrayLike, w: ArrayLike) -> Array:
         return functions.sigmoid(super().forward(z, w))
 
     def _upstream_of_linear(self, z: Array, w: ArrayLike, p: ArrayLike) -> Array:
+        """``s ⊙ p`` with ``s = σ'(t)``, ``t = W z``: the upstream gradient of the linear map."""
         t = z @ self.weight(w).T
         return functions.sigmoid_vjp(t, self._p(p, z))
 

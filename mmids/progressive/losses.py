@@ -16,7 +16,8 @@ class Loss:
     """A loss ``ℓ_y : R^K → R``: ``value(z, y)`` and ``grad(z, y) = ∇ℓ_y(z)``.
 
     ``z`` and ``y`` are ``(K,)`` (scalar value) or batches ``(N, K)`` (values ``(N,)``, gradients
-    one row per sample).
+    one row per sample). At the network's output ``z_{L+1}`` the gradient is the first upstream
+    gradient of backpropagation, ``p_{L+1} = ∇ℓ_y(z_{L+1})``, a column shaped like ``z``.
     """
 
     def _zy(self, z: ArrayLike, y: ArrayLike) -> tuple[Array, Array]:

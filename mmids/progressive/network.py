@@ -1,7 +1,9 @@
 """``ProgressiveNetwork``: the objective ``f_{x,y}(w)`` and its gradient by both modes.
 
 Reverse mode (backpropagation): ``p_{L+1} = ∇ℓ_y(z_{L+1})``, then for ``i = L..1``
-``q_i = B_i^T p_{i+1}``, ``p_i = A_i^T p_{i+1}``; ``∇f_{x,y}(w) = (q_1, …, q_L)``.
+``q_i = B_i^T p_{i+1}``, ``p_i = A_i^T p_{i+1}``; ``∇f_{x,y}(w) = (q_1, …, q_L)``. The upstream
+gradients ``p_i`` are columns shaped like ``z_i``, the parameter gradients ``q_i`` are shaped
+like ``w_i``.
 Forward mode (the fundamental recursion): ``J_{O_1} = B_1``, ``J_{O_i} = (A_i J_{O_{i−1}}  B_i)``,
 ``∇f_{x,y}(w) = J_{O_L}^T ∇ℓ_y(z_{L+1})``.
 """
@@ -116,7 +118,9 @@ class ProgressiveNetwork:
     def backprop(self, ws: Sequence[ArrayLike], x: ArrayLike, y: ArrayLike) -> list[Array]:
         """Reverse mode. Forward pass storing ``z_i``; ``p_{L+1} = ∇ℓ_y(z_{L+1})``; for
         ``i = L..1``: ``q_i = B_i^T p_{i+1}``, ``p_i = A_i^T p_{i+1}`` (``p_1`` is skipped).
-        For a batch ``p_{L+1}`` carries the factor ``1/N`` of the mean."""
+        Returns ``[q_1, …, q_L]``. For a batch the upstream gradients are ``(N, n_i)`` arrays
+        ``P`` (row ``k`` for sample ``k``) and ``P_{L+1}`` carries the factor ``1/N`` of the
+        mean."""
         ws = self._ws(ws)
         zs = self.forward(ws, x)
         p = self.loss.grad(zs[-1], self._y(y, zs[-1]))
