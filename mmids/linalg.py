@@ -5,6 +5,12 @@ rank is solved through a reduced QR decomposition ``A = Q R`` (``Q ∈ R^{n×m}`
 columns, ``R ∈ R^{m×m}`` upper triangular with non-zero diagonal): the normal equations
 ``A^T A x = A^T b`` become ``R x = Q^T b``, solved by back substitution.
 
+In the book (the linear-regression chapter) the matrix is the data matrix ``X`` (``N × d``, one
+sample per row, a column of ones for the intercept), the right-hand side is the vector of labels
+``y`` and the unknown is the parameter vector ``w``: ``min_w ‖X w − y‖``, ``X = Q R``,
+``R w = Q^T y``. The generic names ``A``, ``b``, ``x`` are kept here; they are unrelated to the
+Jacobian blocks ``A_i``, ``B_i`` of the book.
+
 Every function checks its input and raises a ``ValueError`` that says what is wrong (shape,
 non-finite entries, a singular triangular matrix, a rank-deficient ``A``) instead of returning
 numbers that mean nothing.

@@ -1,8 +1,10 @@
 """Layers on batches (one sample per row): ``Linear`` and the entry-wise activations.
 
-``Linear``: ``Y = X W^T + 1 b^T``; backward ``∂L/∂X = P W`` (row ``n`` is ``𝔸^T p_n = W^T p_n``),
-``∂L/∂W = P^T X`` (``Σ_n 𝔹^T p_n``, shaped like ``W``) and ``∂L/∂b = P^T 1``. Activations
-``Y = φ(X)`` have a diagonal Jacobian: backward ``φ'(X) ⊙ P``.
+``Linear``: ``T = X W^T + 1 b^T``; with ``P = ∇_T L`` the batch of upstream gradients (row ``n``
+is ``p_n^T``), backward gives ``∇_X L = P W`` (row ``n`` is ``(𝔸^T p_n)^T = (W^T p_n)^T``),
+``∇_W L = P^T X`` (``Σ_n 𝔹^T p_n``, shaped like ``W``) and ``∇_b L = P^T 1``. Activations
+``Z = φ(T)``, applied to a batch ``T`` of pre-activations, have a diagonal Jacobian: backward
+``∇_T L = S ⊙ P`` with ``S = φ'(T)`` the local derivatives (``P = ∇_Z L``).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ def glorot_normal(n_in: int, n_out: int, rng: np.random.Generator) -> NDArray[np
 
 
 class Linear(Module):
-    """``Y = X W^T + 1 b^T``: ``X`` ``(N, n_in)`` -> ``Y`` ``(N, n_out)``, ``W`` ``(n_out, n_in)``.
+    """``T = X W^T + 1 b^T``: ``X`` ``(N, n_in)`` -> ``T`` ``(N, n_out)``, ``W`` ``(n_out, n_in)``.
 
     ``init="glorot"`` (default): entries of ``W`` ``~ N(0, 2/(n_in + n_out))``;
     ``init="normal"``: standard normal (the classic cause of saturated sigmoids and exploding
@@ -85,11 +87,11 @@ class Linear(Module):
         check_upstream(P, (X.shape[0], self.n_out), "Linear")
         if P.dtype != self.dtype:
             P = P.astype(self.dtype)
-        # ∂L/∂W = Σ_n p_n ⊗ x_n = P^T X (kron.linear_vjp_params, shaped like W), into its buffer
+        # ∇_W L = Σ_n p_n ⊗ x_n = P^T X (kron.linear_vjp_params, shaped like W), into its buffer
         np.matmul(P.T, X, out=self.weight.grad)
         if self.bias is not None:
             P.sum(axis=0, out=self.bias.grad)
-        # ∂L/∂X: row n is W^T p_n (kron.linear_vjp_input), i.e. P W
+        # ∇_X L: row n is (W^T p_n)^T (kron.linear_vjp_input), i.e. P W
         return P @ self.weight.value if need_input_grad else None
 
     def __repr__(self) -> str:
@@ -98,7 +100,8 @@ class Linear(Module):
 
 
 class _Elementwise(Module):
-    """An entry-wise activation ``Y = φ(X)``; backward ``φ'(X) ⊙ P`` (a diagonal Jacobian)."""
+    """An entry-wise activation ``Z = φ(T)`` of pre-activations ``T``; backward ``S ⊙ P`` with
+    ``S = φ'(T)`` (a diagonal Jacobian; ``P = ∇_Z L``)."""
 
     _X: Array | None = None
     _Y: Array | None = None
@@ -127,8 +130,9 @@ class _Elementwise(Module):
 
 
 class Sigmoid(_Elementwise):
-    """``σ(X)`` entry-wise (``mmids.functions.sigmoid``); backward ``σ(X)(1 − σ(X)) ⊙ P``
-    from the stored output (the logistic differential equation ``σ' = σ(1 − σ)``)."""
+    """``σ(T)`` entry-wise (``mmids.functions.sigmoid``); backward ``S ⊙ P`` with
+    ``S = σ'(T) = σ(T) ⊙ (1 − σ(T))`` computed from the stored output (the logistic differential
+    equation ``σ' = σ(1 − σ)``)."""
 
     def _f(self, X: Array) -> Array:
         return functions.sigmoid(X)
@@ -141,7 +145,7 @@ class Sigmoid(_Elementwise):
 
 
 class ReLU(_Elementwise):
-    """``max(X, 0)``; backward ``1(X > 0) ⊙ P`` (``mmids.functions.relu_vjp``)."""
+    """``max(T, 0)``; backward ``S ⊙ P`` with ``S = 1(T > 0)`` (``mmids.functions.relu_vjp``)."""
 
     def _f(self, X: Array) -> Array:
         return functions.relu(X)
@@ -151,7 +155,7 @@ class ReLU(_Elementwise):
 
 
 class Tanh(_Elementwise):
-    """``tanh(X)``; backward ``(1 − tanh²(X)) ⊙ P`` (``mmids.functions.tanh_vjp``)."""
+    """``tanh(T)``; backward ``S ⊙ P`` with ``S = 1 − tanh²(T)`` (``mmids.functions.tanh_vjp``)."""
 
     def _f(self, X: Array) -> Array:
         return functions.tanh(X)

@@ -18,7 +18,7 @@ class SoftmaxCrossEntropy:
     ``(N, K)`` (one-hot, soft labels on the simplex, or any non-negative weights). Returns ``L``
     as a float, with ``H(y, γ) = −Σ_k y_k log γ_k``.
 
-    ``backward()`` returns ``∂L/∂Z``, row ``n`` being ``(γ(z_n) Σ_k y_nk − y_n)/N``
+    ``backward()`` returns ``P = ∇_Z L``, row ``n`` being ``(γ(z_n) Σ_k y_nk − y_n)^T/N``
     (``mmids.functions.softmax_cross_entropy_grad``); for rows on the simplex (``Σ_k y_nk = 1``,
     e.g. integer labels) this is the familiar ``(γ(z_n) − y_n)/N``, and the row sums are then
     not multiplied in at all. ``γ = exp(log γ)`` comes from the log-softmax kept by the forward

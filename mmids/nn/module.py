@@ -74,8 +74,9 @@ class Module:
         raise NotImplementedError
 
     def backward(self, P: Array, need_input_grad: bool = True) -> Array | None:
-        """Given ``P = ∂L/∂(output)`` of the last ``forward``: write the parameter gradients into
-        ``Parameter.grad`` and return ``∂L/∂X`` (None if ``need_input_grad`` is False)."""
+        """Given ``P = ∇_Y L`` for the output ``Y`` of the last ``forward`` (row ``n`` is the
+        upstream gradient ``p_n^T`` of sample ``n``): write the parameter gradients into
+        ``Parameter.grad`` and return ``∇_X L`` (None if ``need_input_grad`` is False)."""
         raise NotImplementedError
 
     def parameters(self) -> list[Parameter]:

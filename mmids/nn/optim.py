@@ -79,7 +79,7 @@ class SGD(Optimizer):
 
 class Adam(Optimizer):
     """Adam (Kingma & Ba), as ``torch.optim.Adam``: at step ``t``
-    ``m ← β₁m + (1−β₁)g``, ``v ← β₂v + (1−β₂)g²``, ``w ← w − η m̂/(√v̂ + ε)`` with
+    ``m ← β₁m + (1−β₁)g``, ``v ← β₂v + (1−β₂)g²``, ``w ← w − η m̂/(√v̂ + eps)`` with
     ``m̂ = m/(1−β₁^t)``, ``v̂ = v/(1−β₂^t)``.
 
     Implementation: it keeps ``M = m/(1−β₁)`` and ``V = v/(1−β₂)`` (so ``M ← β₁M + g``,
@@ -127,13 +127,13 @@ def adam_update(
 
     ``M = m/(1−β₁)`` and ``V = v/(1−β₂)`` are the running moments (updated in place:
     ``M ← β₁M + g``, ``V ← β₂V + g²``); ``tmp`` is scratch space of the shape of ``w``. Then
-    ``w ← w − η m̂/(√v̂ + ε)`` with ``m̂ = m/(1−β₁^t)``, ``v̂ = v/(1−β₂^t)``.
+    ``w ← w − η m̂/(√v̂ + eps)`` with ``m̂ = m/(1−β₁^t)``, ``v̂ = v/(1−β₂^t)``.
     """
     b1, b2 = betas
     # √v̂ = c √V with c = √((1−β₂)/(1−β₂^t)); m̂ = (1−β₁) M/(1−β₁^t), so
-    # η m̂/(√v̂ + ε) = s · M/(√V + ε/c) with s = η (1−β₁)/((1−β₁^t) c).
+    # η m̂/(√v̂ + eps) = scale · M/(√V + eps/c) with scale = η (1−β₁)/((1−β₁^t) c).
     c = math.sqrt((1.0 - b2) / (1.0 - b2**t))
-    s = lr * (1.0 - b1) / ((1.0 - b1**t) * c)
+    scale = lr * (1.0 - b1) / ((1.0 - b1**t) * c)
     M *= b1
     M += grad
     np.multiply(grad, grad, out=tmp)
@@ -142,7 +142,7 @@ def adam_update(
     np.sqrt(V, out=tmp)
     tmp += eps / c
     np.divide(M, tmp, out=tmp)
-    tmp *= s
+    tmp *= scale
     w -= tmp
 
 

@@ -22,7 +22,8 @@ class Sequential(Module):
 
     With ``record = True`` the model also keeps, after each call, ``activations`` (the input and
     the output of every layer: ``[X, layer_1(X), …]``) and, after ``backward``, ``gradients``
-    (``∂L/∂`` of each of those, same shapes; the entry for ``X`` is None when not computed), e.g.
+    (``∇L`` with respect to each of those, same shapes; the entry for ``X`` is None when not
+    computed), e.g.
     for histograms of hidden activations and of the gradients flowing back through them.
     """
 
