@@ -282,7 +282,7 @@ def local_engine(workers: int) -> Engine:
         cluster = LocalCluster(n_workers=0, threads_per_worker=1, processes=True,
                                memory_limit=0, host="127.0.0.1",
                                dashboard_address=":0",  # a free port: batches may overlap
-                               worker_dashboard_address=None, silence_logs=logging.ERROR)
+                               worker_dashboard_address=None, silence_logs=logging.CRITICAL)
         client = Client(cluster, set_as_default=False)
         cluster.scale(workers)
     except BaseException:

@@ -221,14 +221,24 @@ class RemoteCaller:
         self._prestart_error: BaseException | None = None
 
     def prestart(self) -> None:
-        """Start the worker and run the answer cells in the background (overlaps start-up)."""
+        """Start the worker now and let it run the answer cells while this thread goes on.
+
+        The worker process is started HERE: bubblewrap's ``--die-with-parent`` ties it to the
+        thread that started it, so that thread must outlive it; only the wait for the set-up
+        reply runs in the background.
+        """
+        try:
+            worker = self._start_worker()
+        except StudentCodeError:
+            return  # the first call raises it again
+
         def run() -> None:
             try:
-                self._live_worker()
+                self._setup(worker)
             except BaseException as exc:  # noqa: BLE001 - re-raised by the first call
                 self._prestart_error = exc
 
-        self._prestart = threading.Thread(target=run, name="worker-prestart", daemon=True)
+        self._prestart = threading.Thread(target=run, name="worker-setup", daemon=True)
         self._prestart.start()
 
     def _join_prestart(self) -> None:
@@ -245,6 +255,9 @@ class RemoteCaller:
     def _live_worker(self) -> Worker:
         if self._worker is not None and self._worker.alive:
             return self._worker
+        return self._setup(self._start_worker())
+
+    def _start_worker(self) -> Worker:
         if self._final is not None:
             raise StudentCodeError(self._final)
         if self._starts >= self.max_starts:
@@ -253,8 +266,11 @@ class RemoteCaller:
             raise StudentCodeError(self._final)
         self._starts += 1
         self._close_worker()
-        worker = Worker(self.limits, sandboxed=self.sandboxed)
-        self._worker = worker
+        self._worker = Worker(self.limits, sandboxed=self.sandboxed)
+        return self._worker
+
+    def _setup(self, worker: Worker) -> Worker:
+        """Run the answer cells and the driver in ``worker``; note what the cells raised."""
         try:
             reply = worker.request({"op": "setup", "cells": self.cells,
                                     "driver": self.driver_source,
