@@ -94,6 +94,20 @@ def _course_of_notebook(path: Path) -> Path | None:
     return parents[3] if len(parents) > 3 else None
 
 
+def _preimport(module: str) -> None:
+    """Import ``module`` in a background thread (a later ``import`` waits for it)."""
+    import importlib
+    import threading
+
+    def load() -> None:
+        try:
+            importlib.import_module(module)
+        except ImportError:  # then the grader itself reports it where it needs the module
+            pass
+
+    threading.Thread(target=load, name=f"import-{module}", daemon=True).start()
+
+
 # -------------------------------------------------------------------------------- grade
 def _grade_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("assignment")
@@ -117,6 +131,7 @@ def _grade(args: argparse.Namespace) -> int:
     refusal = _check_sandbox(args)
     if refusal is not None:
         return _error(refusal, NO_SANDBOX)
+    _preimport("torch")  # the oracles need it: load it while the notebook is read
     student = args.student or submission.student_from_path(args.notebook, spec.name)
     found = submission.pristine_setup(spec, _course_of_notebook(args.notebook))
     result = submission.grade_submission(spec, args.notebook, student=student,

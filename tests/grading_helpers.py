@@ -47,6 +47,21 @@ def make_class(root: Path, n: int) -> dict[str, float]:
     return expected
 
 
+def with_setup_cell(path: Path, sources: dict[str, str], setup: str) -> Path:
+    """:func:`~tests.attacks.notebooks.submission` with a locked set-up cell ``imports`` (the
+    assignment's own, as nbgrader releases it) before the answer cells."""
+    import nbformat
+
+    submission(path, sources)
+    nb = nbformat.read(path, as_version=4)
+    cell = nbformat.v4.new_code_cell(setup)
+    cell.metadata["nbgrader"] = {"grade": False, "solution": False, "locked": True,
+                                 "grade_id": "imports", "schema_version": 3}
+    nb.cells.insert(1, cell)
+    nbformat.write(nb, path)
+    return path
+
+
 def cli(*args: str) -> list[str]:
     """The command line of ``python -m autograders <args>`` with this interpreter (run it with
     ``cwd=IMPORT_ROOT``)."""
