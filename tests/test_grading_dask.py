@@ -8,7 +8,9 @@ and once with a PostgreSQL server.  The scheduler and the workers are gone at th
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -93,15 +95,14 @@ def local_grades(klass: tuple[Path, dict[str, float]],
     return _cell_grades(url)
 
 
-@pytest.fixture
-def dask_cluster(tmp_path: Path) -> Iterator[dict]:
-    """``dask scheduler`` + 2 ``dask worker --no-nanny --nthreads 1`` on free loopback ports."""
+@contextlib.contextmanager
+def _dask(tmp_path: Path, n_workers: int, env: dict[str, str]) -> Iterator[dict]:
+    """``dask scheduler`` + ``dask worker --no-nanny --nthreads 1`` on free loopback ports;
+    on exit, every process of it (sandboxes included) is gone."""
     port = free_port()
     address = f"tcp://127.0.0.1:{port}"
-    # the workers import the grader from where this test imported it
-    env = subprocess_env()
     logs = tmp_path / "dask-logs"
-    logs.mkdir()
+    logs.mkdir(exist_ok=True)
 
     def start(name: str, *args: str) -> subprocess.Popen:
         with open(logs / f"{name}.log", "wb") as log:
@@ -110,7 +111,7 @@ def dask_cluster(tmp_path: Path) -> Iterator[dict]:
 
     procs = [start("scheduler", "scheduler", "--host", "127.0.0.1", "--port", str(port),
                    "--no-dashboard")]
-    for i in range(2):
+    for i in range(n_workers):
         procs.append(start(f"worker{i}", "worker", address, "--nthreads", "1", "--no-nanny",
                            "--host", "127.0.0.1", "--no-dashboard", "--memory-limit", "0",
                            "--local-directory", str(tmp_path / f"worker{i}")))
@@ -118,7 +119,7 @@ def dask_cluster(tmp_path: Path) -> Iterator[dict]:
         from distributed import Client
 
         with Client(address, timeout=120, set_as_default=False) as client:
-            client.wait_for_workers(2, timeout=120)
+            client.wait_for_workers(n_workers, timeout=120)
         yield {"address": address, "scheduler": procs[0], "workers": procs[1:], "logs": logs}
     finally:
         everything = [p for proc in procs for p in descendants(proc.pid)]
@@ -130,8 +131,15 @@ def dask_cluster(tmp_path: Path) -> Iterator[dict]:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-        assert_gone(everything)  # nothing of the cluster is left (sandboxes included)
+        assert_gone(everything)
     assert all(p.poll() is not None for p in procs)
+
+
+@pytest.fixture
+def dask_cluster(tmp_path: Path) -> Iterator[dict]:
+    """A scheduler and 2 workers that import the grader from where this test imported it."""
+    with _dask(tmp_path, 2, subprocess_env()) as running:
+        yield running
 
 
 def _grade_through_scheduler(submitted: Path, db_url: str, dask_cluster: dict) -> str:
@@ -195,3 +203,23 @@ def test_a_worker_without_bubblewrap_refuses_the_task(tmp_path: Path) -> None:
     assert "refusing to run student code" in message and "--unsafe-no-sandbox" in message
     with Gradebook(url) as gb:
         assert gb.counts("vjps") == (0, 0)
+
+
+def test_a_worker_with_other_grader_files_stops_the_batch(tmp_path: Path) -> None:
+    """A worker whose checks differ from the client's would grade with other checks."""
+    other = tmp_path / "other-checkout"
+    shutil.copytree(IMPORT_ROOT / "autograders", other / "autograders",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    with open(other / "autograders" / "checks" / "vjps.py", "a") as fh:
+        fh.write("\n# an edit made on the worker's checkout only\n")
+    submitted = tmp_path / "submitted"
+    make_class(submitted, 2)
+    url = f"sqlite:///{tmp_path / 'g.db'}"
+    with _dask(tmp_path, 1, {**os.environ, "PYTHONPATH": str(other)}) as running:
+        done = subprocess.run(
+            cli("batch", "vjps", str(submitted), "--scheduler", running["address"], "--db", url,
+                "--no-progress"),
+            cwd=IMPORT_ROOT, env=subprocess_env(), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 4, done.stderr
+    assert "runs another version of the grader" in done.stderr
+    assert recorded_count(url) == 0
