@@ -307,13 +307,9 @@ class _Run:
         finally:
             if self.bar is not None:
                 self.bar.close()
-            t0 = time.perf_counter()
             if self.report.interrupted or self.report.environment_error:
                 engine.abandon()
-            t1 = time.perf_counter()
             engine.close()
-            if os.environ.get("MMIDS_DEBUG_TIMES"):
-                self.say(f"abandon {t1 - t0:.2f} s, close {time.perf_counter() - t1:.2f} s")
 
     def _wait_for_workers(self) -> dict[str, int]:
         waited = False
