@@ -1,272 +1,72 @@
-"""Out-of-kernel grading of one submission, and of many in parallel, resumably.
+"""Grading a class, resumably, on a Dask cluster (local or existing).
 
-One submission: the answer cells are read from the submitted ``.ipynb`` by their nbgrader
-``grade_id`` (never executed here), a sandboxed :class:`~autograders.sandbox.Worker` runs them
-plus the assignment's trusted ``driver_source``, and every check of the assignment runs in
-THIS process with a :class:`RemoteCaller`: arguments go to the worker by value, results come
-back by value, and the oracles judge them here.  A worker that crashes, hangs or exceeds a
-limit costs the check that was running (0 points, the reason as feedback); the next check gets
-a fresh worker, up to ``max_starts`` workers per submission.
+:func:`run_batch` lists ``<submitted>/<student>/<assignment>/<notebook>``, skips the
+submissions already recorded with the same notebook (SHA-256), and sends one Dask task per
+submission (:func:`autograders.cluster.grade_task`) to a local cluster it starts
+(``workers`` processes) or to an existing scheduler.  Results come back by value and THIS
+process alone records them, one transaction per submission, so a task that ran twice (its
+worker was lost, then it was retried) is recorded once.  Before grading the class it runs the
+assignment's own set-up cells in a sandbox on every worker: if they fail there, the grader's
+environment is broken and the batch stops before grading anyone.
 
-Many submissions: :func:`run_batch` grades them with ``workers`` processes forked from this
-one (torch and the oracles are imported once, before the fork), records each submission in
-the gradebook in one transaction, skips submissions already recorded with the same notebook
-hash (so a killed batch resumes where it stopped), and can take only shard ``i`` of ``n``.
+Nothing to grade means no cluster, no torch.  A ``stop`` event (set by the first Ctrl-C, see
+:mod:`autograders.interrupt`) stops taking new submissions, records those that finish within
+``grace_seconds`` and abandons the rest: running the same batch again grades what is left.
+
+Reading and grading one submission lives in :mod:`autograders.submission` (re-exported here).
 """
 
 from __future__ import annotations
 
-import ctypes
-import gc
-import hashlib
 import json
-import multiprocessing
 import os
-import signal
 import socket
+import threading
 import time
-import zlib
+from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from autograders import core
-from autograders.core import Assignment, CellResult, StudentCodeError
-from autograders.monitor import DIFFERENTIATION_LIBRARIES, refusal
-from autograders.sandbox import Limits, SandboxUnavailable, Worker, WorkerDied, sandbox_problem
+from autograders.core import Assignment
+from autograders.sandbox import Limits, SandboxUnavailable, sandbox_problem
+from autograders.submission import (
+    MAX_NOTEBOOK_BYTES,
+    RemoteCaller,
+    SubmissionResult,
+    answer_cells,
+    grade_notebook,
+    grade_submission,
+    not_gradable,
+    notebook_cells,
+    parse_notebook,
+    pristine_setup,
+    read_notebook,
+    resolve,
+    sandbox_refusal,
+    sha256_bytes,
+    sha256_of,
+    to_python,
+    warm_up,
+)
 
-#: Largest submitted notebook read, in bytes.
-MAX_NOTEBOOK_BYTES = 32 * 2**20
+__all__ = [
+    "MAX_NOTEBOOK_BYTES", "BatchConfig", "BatchReport", "RemoteCaller", "Submission",
+    "SubmissionResult", "Tally", "answer_cells", "default_db", "discover", "grade_notebook",
+    "grade_submission", "notebook_cells", "parse_notebook", "resolve", "run_batch",
+    "sandbox_problem", "sha256_of", "to_python", "warm_up",
+]
 
-
-# -------------------------------------------------------------------------------- reading
-def notebook_cells(notebook: str | Path) -> tuple[list[tuple[str, str]], dict[str, str]]:
-    """``(setup, answers)`` of a submitted notebook.
-
-    ``answers`` maps the grade_id of every nbgrader answer (solution) code cell to its source,
-    in notebook order; ``setup`` lists ``(grade_id, source)`` of the locked, ungraded code cells
-    before the first answer cell (the notebook's imports), which the answers may rely on.
-    Raises ``ValueError`` with a plain-words reason if the file is not a readable notebook.
-    """
-    import nbformat
-
-    path = Path(notebook)
-    if not path.is_file():
-        others = sorted(p.name for p in path.parent.glob("*.ipynb")) if path.parent.is_dir() else []
-        found = f" (the folder holds: {', '.join(others)})" if others else ""
-        raise ValueError(f"no notebook named `{path.name}` was submitted{found}")
-    if path.stat().st_size > MAX_NOTEBOOK_BYTES:
-        raise ValueError(f"the notebook is larger than {MAX_NOTEBOOK_BYTES // 2**20} MB")
-    try:
-        nb = nbformat.read(path, as_version=4)
-    except Exception as exc:  # noqa: BLE001 - any parse failure is the submission's fault
-        raise ValueError(f"the notebook could not be read ({type(exc).__name__}: {exc})") from None
-    setup: list[tuple[str, str]] = []
-    answers: dict[str, str] = {}
-    for cell in nb.get("cells", []):  # sources in plain Python (see to_python)
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        source = cell.get("source", "")
-        if cell.get("cell_type") != "code" or not isinstance(source, str):
-            continue
-        grade_id = meta.get("grade_id")
-        if meta.get("solution"):
-            if isinstance(grade_id, str) and grade_id not in answers:
-                answers[grade_id] = to_python(source)
-        elif not answers and meta.get("locked") and not meta.get("grade"):
-            setup.append((str(grade_id or f"setup-{len(setup)}"), to_python(source)))
-    return setup, answers
+#: Seconds the in-flight submissions get to finish after a stop request.
+GRACE_SECONDS = 2.5
+#: Times one submission is sent again after the worker running it was lost.
+MAX_RESUBMITS = 2
+#: Note length in the summary table (the JSON files and the CSV have them whole).
+NOTE_WIDTH = 60
 
 
-def to_python(source: str) -> str:
-    """A cell's source with IPython syntax (``%magic``, ``!cmd``) turned into plain Python calls
-    of ``get_ipython()``, as the notebook kernel does; unchanged if it cannot be transformed."""
-    try:
-        from IPython.core.inputtransformer2 import TransformerManager
-
-        return str(TransformerManager().transform_cell(source))
-    except Exception:  # noqa: BLE001 - the raw source then fails (or not) in the worker
-        return source
-
-
-def answer_cells(notebook: str | Path) -> dict[str, str]:
-    """``{grade_id: source}`` of the nbgrader answer code cells, in notebook order."""
-    return notebook_cells(notebook)[1]
-
-
-def sha256_of(path: str | Path) -> str:
-    """Hash of the notebook's bytes (of the empty file when none was submitted)."""
-    path = Path(path)
-    return hashlib.sha256(path.read_bytes() if path.is_file() else b"").hexdigest()
-
-
-# -------------------------------------------------------------------------------- one
-class RemoteCaller:
-    """The out-of-kernel :data:`autograders.core.Caller`: calls functions in a sandboxed worker.
-
-    Call :meth:`begin_check` before each check: once the worker dies during a check, the rest
-    of that check's calls fail at once with the same reason, and the next check starts a new
-    worker (at most ``max_starts`` per submission; a failure while running the answer cells
-    themselves is final, since a fresh worker would fail the same way).
-    """
-
-    def __init__(self, cells: Sequence[tuple[str, str]], driver_source: str, limits: Limits,
-                 *, sandboxed: bool = True, max_starts: int = 5) -> None:
-        self.cells = [(str(g), str(s)) for g, s in cells]
-        self.driver_source = driver_source
-        self.limits = limits
-        self.sandboxed = sandboxed
-        self.max_starts = max_starts
-        self.notes: list[str] = []
-        self.output = ""
-        self._worker: Worker | None = None
-        self._starts = 0
-        self._final: str | None = None
-        self._check_failure: str | None = None
-
-    def begin_check(self) -> None:
-        self._check_failure = None
-
-    def _live_worker(self) -> Worker:
-        if self._worker is not None and self._worker.alive:
-            return self._worker
-        if self._final is not None:
-            raise StudentCodeError(self._final)
-        if self._starts >= self.max_starts:
-            self._final = (f"not run: the worker running your code was stopped {self._starts} "
-                           "times already, so the remaining checks were skipped")
-            raise StudentCodeError(self._final)
-        self._starts += 1
-        self._close_worker()
-        worker = Worker(self.limits, sandboxed=self.sandboxed)
-        self._worker = worker
-        try:
-            reply = worker.request({"op": "setup", "cells": self.cells,
-                                    "driver": self.driver_source,
-                                    "blocked": sorted(DIFFERENTIATION_LIBRARIES)},
-                                   self.limits.setup_seconds)
-        except WorkerDied as exc:
-            self._final = f"running your answer cells failed: {exc}"
-            self.notes.append(self._final)
-            raise StudentCodeError(self._final) from None
-        if not isinstance(reply, dict) or not isinstance(reply.get("cell_errors"), dict):
-            worker.kill("it sent back a malformed setup reply")
-            self._final = "running your answer cells failed: the worker sent a malformed reply"
-            raise StudentCodeError(self._final)
-        if self._starts == 1:
-            for gid, err in reply["cell_errors"].items():
-                self.notes.append(f"answer cell `{gid}` raised {str(err)[:500]}")
-        if reply.get("driver_error"):
-            self.notes.append(f"the grader's driver code failed: {str(reply['driver_error'])}")
-        return worker
-
-    def __call__(self, name: str, *args: Any) -> Any:
-        if self._check_failure is not None:
-            raise StudentCodeError(self._check_failure)
-        worker = self._live_worker()
-        try:
-            reply = worker.request({"op": "call", "name": str(name), "args": list(args)},
-                                   self.limits.call_seconds)
-        except WorkerDied as exc:
-            msg = f"the worker running `{name}` was stopped: {exc}"
-            self.notes.append(msg)
-            self._check_failure = msg + " (the remaining cases of this check were skipped)"
-            raise StudentCodeError(msg) from None
-        if not isinstance(reply, dict) or not isinstance(reply.get("ok"), bool):
-            worker.kill("it sent back a malformed reply")
-            self._check_failure = f"`{name}`: the worker sent back a malformed reply"
-            raise StudentCodeError(self._check_failure)
-        if reply["ok"]:
-            return reply.get("value")
-        if reply.get("refused"):
-            raise StudentCodeError(refusal(str(reply["refused"])[:100]))
-        raise StudentCodeError(str(reply.get("error", "unknown error"))[:1500])
-
-    def _close_worker(self) -> None:
-        if self._worker is not None:
-            if not self.output:
-                self.output = self._worker.output()
-            self._worker.close()
-            self._worker = None
-
-    def close(self) -> None:
-        self._close_worker()
-
-
-@dataclass
-class SubmissionResult:
-    """Everything the grader learned about one submission."""
-
-    assignment: str
-    student: str
-    notebook: str
-    sha256: str
-    results: list[CellResult]
-    notes: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-
-    @property
-    def score(self) -> float:
-        return float(sum(r.points for r in self.results))
-
-    @property
-    def max_score(self) -> float:
-        return float(sum(r.max_points for r in self.results))
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON form: per graded cell ``{grade_id, points, max_points, message}`` and totals."""
-        return {"assignment": self.assignment, "student": self.student,
-                "notebook": self.notebook, "sha256": self.sha256,
-                "cells": [r.as_dict() for r in self.results],
-                "total": round(self.score, 4), "max_total": self.max_score,
-                "notes": self.notes, "seconds": round(self.seconds, 3)}
-
-
-def resolve(assignment: str | Assignment) -> Assignment:
-    if isinstance(assignment, Assignment):
-        return assignment
-    try:
-        return core.ASSIGNMENTS[assignment]
-    except KeyError:
-        known = ", ".join(sorted(core.ASSIGNMENTS))
-        raise ValueError(f"unknown assignment {assignment!r}; known: {known}") from None
-
-
-def grade_submission(assignment: str | Assignment, notebook: str | Path, *,
-                     student: str = "", limits: Limits | None = None,
-                     sandboxed: bool = True) -> SubmissionResult:
-    """Grade one submitted notebook out of kernel; never raises for the student's faults."""
-    spec = resolve(assignment)
-    limits = limits or Limits()
-    start = time.perf_counter()
-    path = Path(notebook)
-    sha = sha256_of(path)
-    try:
-        setup, sources = notebook_cells(path)
-    except ValueError as exc:
-        results = [CellResult(c.grade_id, 0.0, c.max_points, f"No credit: {exc}.")
-                   for c in spec.checks]
-        return SubmissionResult(spec.name, student, str(path), sha, results, [str(exc)],
-                                time.perf_counter() - start)
-    wanted = set(spec.answer_ids) or {c.answer_id for c in spec.checks}
-    cells = setup + [(g, s) for g, s in sources.items() if g in wanted]
-    caller = RemoteCaller(cells, spec.driver_source, limits, sandboxed=sandboxed)
-    results = []
-    try:
-        for check in spec.checks:
-            caller.begin_check()
-            results.append(core.run_check(spec, check, caller, sources))
-    finally:
-        caller.close()
-    notes = list(caller.notes)
-    if caller.output.strip():
-        notes.append("your code printed: " + caller.output.strip()[:300])
-    return SubmissionResult(spec.name, student, str(path), sha, results, notes,
-                            time.perf_counter() - start)
-
-
-# -------------------------------------------------------------------------------- many
+# -------------------------------------------------------------------------------- finding
 @dataclass(frozen=True)
 class Submission:
     student: str
@@ -290,24 +90,21 @@ def discover(submitted: str | Path, assignment: Assignment) -> list[Submission]:
     return found
 
 
-def parse_shard(text: str) -> tuple[int, int]:
-    """``"i/n"`` (1 <= i <= n) -> (i, n)."""
-    try:
-        i_text, n_text = text.split("/")
-        i, n = int(i_text), int(n_text)
-    except ValueError:
-        raise ValueError(f"--shard must look like i/n (e.g. 1/2), got {text!r}") from None
-    if not 1 <= i <= n:
-        raise ValueError(f"--shard {text}: need 1 <= i <= n")
-    return i, n
+def default_db(submitted: str | Path) -> str:
+    """The gradebook next to the submissions: ``<submitted>/../gradebook_ook.db``."""
+    return f"sqlite:///{(Path(submitted).absolute().parent / 'gradebook_ook.db')}"
 
 
-def in_shard(student: str, shard: tuple[int, int]) -> bool:
-    """Stable split of students over shards (crc32 of the student id, independent of order)."""
-    i, n = shard
-    return zlib.crc32(student.encode()) % n == i - 1
+def _course_of(subs: Sequence[Submission], submitted: Any) -> Path | None:
+    """The course folder (the one holding ``submitted/``), for the pristine notebook."""
+    if isinstance(submitted, str | Path):
+        return Path(submitted).absolute().parent
+    if subs and len(subs[0].path.absolute().parents) > 3:
+        return subs[0].path.absolute().parents[3]
+    return None
 
 
+# -------------------------------------------------------------------------------- report
 @dataclass(frozen=True)
 class BatchConfig:
     db_url: str
@@ -317,86 +114,74 @@ class BatchConfig:
     grader: str = ""
 
 
-_STATE: dict[str, Any] = {}
+@dataclass
+class Tally:
+    """Live counts of a running batch (read by a signal handler to say what is left)."""
 
+    todo: int = 0
+    recorded: int = 0
 
-def _die_with_parent() -> None:
-    """Linux PR_SET_PDEATHSIG: a killed batch takes its grader processes with it."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)
-    except (OSError, AttributeError):  # pragma: no cover - non-Linux
-        pass
-
-
-def _init_process(spec: Assignment, config: BatchConfig, parent: int) -> None:
-    _die_with_parent()
-    if os.getppid() != parent:  # the parent died before prctl took effect
-        os._exit(1)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        import torch
-
-        torch.set_num_threads(1)
-    except ImportError:  # pragma: no cover - torch is a grading dependency
-        pass
-    from autograders.gradebook import Gradebook
-
-    _STATE.update(spec=spec, config=config, gradebook=Gradebook(config.db_url))
-
-
-def _grade_and_record(sub: Submission) -> dict[str, Any]:
-    spec: Assignment = _STATE["spec"]
-    config: BatchConfig = _STATE["config"]
-    result = grade_submission(spec, sub.path, student=sub.student, limits=config.limits,
-                              sandboxed=config.sandboxed)
-    if config.json_dir is not None:
-        out = config.json_dir / f"{sub.student}.json"
-        tmp = out.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(result.as_dict(), indent=1))
-        os.replace(tmp, out)
-    _STATE["gradebook"].record(spec.name, sub.student, result.sha256, result.results,
-                               seconds=result.seconds, grader=config.grader,
-                               notes=result.notes)
-    return {"student": sub.student, "score": result.score, "max_score": result.max_score,
-            "seconds": result.seconds, "cells": [r.as_dict() for r in result.results],
-            "notes": result.notes}
-
-
-def _no_student(name: str, *args: Any) -> Any:
-    raise StudentCodeError("warm-up: no student code")
-
-
-def warm_up(spec: Assignment) -> None:
-    """Import the notebook readers and run every check once against no student, before forking.
-
-    Checks build their seeded inputs and oracle values on first use and keep them, so the
-    forked grader processes inherit them instead of each recomputing them.
-    """
-    import nbformat  # noqa: F401 - imported once here rather than in every grader process
-    from IPython.core import inputtransformer2  # noqa: F401
-
-    for check in spec.checks:
-        core.run_check(spec, check, _no_student)
+    @property
+    def left(self) -> int:
+        return self.todo - self.recorded
 
 
 @dataclass
 class BatchReport:
-    graded: list[dict[str, Any]]
-    skipped: list[str]
-    wall_seconds: float
+    """What a batch did.
+
+    ``graded``: one row per submission recorded in this run (``problem`` set for a
+    submission that could not be graded and was recorded as 0 with the reason); ``failed``:
+    ``(student, reason)`` of submissions the grader could not grade (not recorded: the next
+    run tries them again); ``environment_error``: why the batch stopped before grading the
+    class; ``interrupted``/``left``: a stop request ended it with ``left`` submissions to go.
+    """
+
+    graded: list[dict[str, Any]] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    wall_seconds: float = 0.0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    environment_error: str | None = None
+    interrupted: bool = False
+    left: int = 0
+    dashboard: str | None = None
+
+    @property
+    def not_gradable(self) -> list[dict[str, Any]]:
+        return [r for r in self.graded if r.get("problem")]
+
+    @property
+    def could_not_grade(self) -> int:
+        return len(self.not_gradable) + len(self.failed)
+
+    def summary_line(self) -> str:
+        n_ok = len(self.graded) - len(self.not_gradable)
+        return (f"graded {n_ok}, could not grade {self.could_not_grade}, "
+                f"skipped {len(self.skipped)} already recorded")
 
     def summary_table(self) -> str:
         """Plain-text table: per student score, and per test cell the mean points."""
         lines = [f"{'student':<24} {'score':>8} {'max':>6} {'seconds':>8}  notes"]
+        cut = False
         for row in sorted(self.graded, key=lambda r: r["student"]):
-            note = "; ".join(row["notes"])[:60]
+            note = "; ".join(row["notes"])
+            if row.get("problem"):
+                note = f"NOT GRADABLE: {row['problem']}"
+            if len(note) > NOTE_WIDTH:
+                note, cut = note[:NOTE_WIDTH - 1] + "…", True
             lines.append(f"{row['student']:<24} {row['score']:>8.2f} {row['max_score']:>6.1f} "
                          f"{row['seconds']:>8.2f}  {note}")
-        if self.graded:
+        for student, reason in sorted(self.failed):
+            lines.append(f"{student:<24} {'-':>8} {'-':>6} {'-':>8}  COULD NOT GRADE "
+                         f"(not recorded): {reason}")
+        if cut:
+            lines.append(f"(notes cut at {NOTE_WIDTH} characters; whole in the --json-dir files, "
+                         "the gradebook and the CSV export)")
+        gradable = [r for r in self.graded if not r.get("problem")]
+        if gradable:
             per_cell: dict[str, list[float]] = {}
             maxima: dict[str, float] = {}
-            for row in self.graded:
+            for row in gradable:
                 for cell in row["cells"]:
                     per_cell.setdefault(cell["grade_id"], []).append(cell["points"])
                     maxima[cell["grade_id"]] = cell["max_points"]
@@ -404,68 +189,293 @@ class BatchReport:
             lines.append(f"{'test cell':<32} {'mean':>8} {'max':>6}")
             for gid, pts in per_cell.items():
                 lines.append(f"{gid:<32} {sum(pts) / len(pts):>8.2f} {maxima[gid]:>6.1f}")
-        lines.append(f"\ngraded {len(self.graded)}, already recorded {len(self.skipped)}, "
-                     f"{self.wall_seconds:.1f} s wall clock")
+        lines.append(f"\n{self.summary_line()}; {self.wall_seconds:.1f} s wall clock")
         return "\n".join(lines)
 
 
+# -------------------------------------------------------------------------------- batch
+class _Stopped(Exception):
+    """Internal: the batch must stop now (set on the report already)."""
+
+
 def run_batch(assignment: str | Assignment, submitted: str | Path | Sequence[Submission],
-              config: BatchConfig, *, workers: int = 1, shard: tuple[int, int] = (1, 1),
-              progress: bool = True,
-              on_result: Callable[[dict[str, Any]], None] | None = None) -> BatchReport:
+              config: BatchConfig, *, workers: int = 1, scheduler: str | None = None,
+              client: Any = None, progress: bool = True,
+              on_result: Callable[[dict[str, Any]], None] | None = None,
+              stop: threading.Event | None = None, grace_seconds: float = GRACE_SECONDS,
+              tally: Tally | None = None,
+              say: Callable[[str], None] | None = None) -> BatchReport:
     """Grade every submission not yet recorded (with the same notebook hash) into the gradebook.
 
-    Raises :class:`~autograders.sandbox.SandboxUnavailable` before touching any submission if
-    the sandbox cannot run and ``config.sandboxed`` is true.
+    The tasks go to ``client`` (a ``distributed.Client``) if given, else to the scheduler at
+    ``scheduler``, else to a local cluster of ``workers`` processes started for this batch.
+    Raises :class:`~autograders.sandbox.SandboxUnavailable` before grading anyone when the
+    sandbox cannot run (here, for a local cluster; on a worker, for a remote one) and
+    ``config.sandboxed`` is true.  ``say`` receives one-line status messages.
     """
-    from tqdm import tqdm
-
     from autograders.gradebook import Gradebook
 
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     spec = resolve(assignment)
-    if config.sandboxed:
+    if config.sandboxed and client is None and scheduler is None:
         problem = sandbox_problem()
         if problem is not None:
-            raise SandboxUnavailable(
-                f"{problem}. Refusing to run student code without a sandbox; pass "
-                "--unsafe-no-sandbox only if you trust every submission.")
+            raise SandboxUnavailable(sandbox_refusal(problem))
     subs = (list(submitted) if not isinstance(submitted, str | Path)
             else discover(submitted, spec))
-    subs = [s for s in subs if in_shard(s.student, shard)]
+    if not config.grader:
+        config = replace(config, grader=f"{socket.gethostname()}:{os.getpid()}")
     if config.json_dir is not None:
         config.json_dir.mkdir(parents=True, exist_ok=True)
-    if not config.grader:
-        config = BatchConfig(config.db_url, config.limits, config.sandboxed, config.json_dir,
-                             f"{socket.gethostname()}:{os.getpid()}")
+    tally = tally if tally is not None else Tally()
     start = time.perf_counter()
+    report = BatchReport()
     with Gradebook(config.db_url) as gb:
         done = gb.recorded(spec.name)
-    todo, skipped = [], []
-    for sub in subs:
-        prev = done.get(sub.student)
-        if prev is not None and prev.notebook_sha256 == sha256_of(sub.path):
-            skipped.append(sub.student)
+        todo = []
+        for sub in subs:
+            prev = done.get(sub.student)
+            if prev is not None and prev.notebook_sha256 == sha256_of(sub.path):
+                report.skipped.append(sub.student)
+            else:
+                todo.append(sub)
+        tally.todo = len(todo)
+        if todo and not (stop is not None and stop.is_set()):
+            _Run(spec, config, gb, report, tally, stop, on_result, say, progress,
+                 grace_seconds, _course_of(subs, submitted)).run(todo, workers, scheduler,
+                                                                 client)
+        elif todo:
+            report.interrupted, report.left = True, len(todo)
+    report.wall_seconds = time.perf_counter() - start
+    return report
+
+
+class _Run:
+    """One batch's grading loop on a Dask client (see :func:`run_batch`)."""
+
+    def __init__(self, spec: Assignment, config: BatchConfig, gb: Any, report: BatchReport,
+                 tally: Tally, stop: threading.Event | None,
+                 on_result: Callable[[dict[str, Any]], None] | None,
+                 say: Callable[[str], None] | None, progress: bool, grace: float,
+                 course: Path | None) -> None:
+        self.spec, self.config, self.gb, self.report, self.tally = spec, config, gb, report, tally
+        self.stop = stop or threading.Event()
+        self.on_result, self.grace, self.course = on_result, grace, course
+        self._say = say
+        self.progress = progress
+        self.bar: Any = None
+        self.recorded: set[str] = set()
+
+    def say(self, text: str) -> None:
+        if self._say is not None:
+            if self.bar is not None:
+                self.bar.clear()
+            self._say(text)
+            if self.bar is not None:
+                self.bar.refresh()
+
+    # ---------------------------------------------------------------- set-up
+    def run(self, todo: list[Submission], workers: int, scheduler: str | None,
+            client: Any) -> None:
+        from autograders import cluster
+
+        found = pristine_setup(self.spec, self.course)
+        self.pristine = found[1] if found else []
+        if found is None:
+            self.say(f"note: no pristine `{self.spec.notebook}` found (source/ or release/): "
+                     "the set-up cells are not checked before grading")
+        if client is not None:
+            engine = cluster.Engine(client, owns_client=False)
+        elif scheduler is not None:
+            engine = cluster.connect(scheduler)
         else:
-            todo.append(sub)
-    warm_up(spec)
-    gc.freeze()  # forked grader processes then copy far fewer of the parent's memory pages
-    graded: list[dict[str, Any]] = []
-    ctx = multiprocessing.get_context("fork")
-    bar = tqdm(total=len(todo), desc=f"grading {spec.name}", unit="nb", disable=not progress)
-    try:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
-                                 initializer=_init_process,
-                                 initargs=(spec, config, os.getpid())) as pool:
-            futures = {pool.submit(_grade_and_record, sub): sub for sub in todo}
-            for fut in as_completed(futures):
-                row = fut.result()  # a grader bug must surface, not be recorded as a 0
-                graded.append(row)
-                if on_result is not None:
-                    on_result(row)
-                bar.update(1)
-    finally:
-        bar.close()
-        gc.unfreeze()
-    return BatchReport(graded, skipped, time.perf_counter() - start)
+            self.say(f"starting a local Dask cluster of {workers} worker process"
+                     f"{'es' if workers > 1 else ''}")
+            engine = cluster.local_engine(workers)
+        self.engine = engine
+        try:
+            dashboard = engine.dashboard()
+            self.report.dashboard = dashboard
+            if dashboard:
+                self.say(f"Dask dashboard: {dashboard}")
+            engine.client.register_plugin(cluster.WarmUp([self.spec.name]))
+            self._preflight(cluster)
+            self._loop(todo, cluster)
+        except _Stopped:
+            pass
+        finally:
+            if self.bar is not None:
+                self.bar.close()
+            if self.report.interrupted or self.report.environment_error:
+                engine.abandon()
+            engine.close()
+
+    def _wait_for_workers(self) -> dict[str, int]:
+        waited = False
+        while not self.stop.is_set():
+            workers = self.engine.workers()
+            if len(workers) >= self.engine.expected:
+                return workers
+            if not waited and self.engine.cluster is None:
+                self.say("waiting for Dask workers to connect to the scheduler ...")
+                waited = True
+            self.stop.wait(0.5)
+        self._interrupted(self.tally.todo)
+        raise _Stopped
+
+    def _preflight(self, cluster: Any) -> None:
+        """The assignment's own set-up cells, in a sandbox on every worker, before the class."""
+        client = self.engine.client
+        workers = self._wait_for_workers()
+        futures = [client.submit(cluster.preflight_task, self.pristine, self.config.limits,
+                                 self.config.sandboxed, workers=[addr],
+                                 allow_other_workers=True, pure=False,
+                                 key=f"preflight-{self.spec.name}-{addr}") for addr in workers]
+        deadline = time.monotonic() + 120 + self.config.limits.setup_seconds
+        pending = list(futures)
+        while pending:
+            if self.stop.is_set():
+                client.cancel(futures)
+                self._interrupted(self.tally.todo)
+                raise _Stopped
+            if time.monotonic() > deadline:
+                client.cancel(futures)
+                self._environment("the workers did not run the set-up check within "
+                                  f"{deadline:.0f} s")
+            for fut in [f for f in pending if f.done()]:
+                pending.remove(fut)
+                if fut.status == "error":
+                    exc = fut.exception()
+                    if isinstance(exc, SandboxUnavailable):
+                        raise exc
+                    self._environment(f"the set-up check failed on a worker: "
+                                      f"{type(exc).__name__}: {exc}")
+                out = fut.result()
+                self._check_fingerprint(out, cluster)
+                if out["error"]:
+                    self._environment(out["error"])
+            self.stop.wait(0.05)
+
+    def _environment(self, message: str) -> None:
+        self.report.environment_error = message
+        self.report.left = self.tally.left
+        raise _Stopped
+
+    def _check_fingerprint(self, out: dict[str, Any], cluster: Any) -> None:
+        if out.get("fingerprint") != cluster.fingerprint():
+            self._environment(
+                f"the worker on {out.get('host')} runs another version of the grader (its "
+                "`autograders`/`mmids` files differ from this machine's): install the same "
+                "checkout on every worker, then run the same command again")
+
+    # ---------------------------------------------------------------- grading
+    def _loop(self, todo: list[Submission], cluster: Any) -> None:
+        from distributed import as_completed
+        from tqdm import tqdm
+
+        client = self.engine.client
+        self.bar = tqdm(total=len(todo), desc=f"grading {self.spec.name}", unit="nb",
+                        disable=not self.progress)
+        queue = deque((sub, 0) for sub in todo)
+        inflight: dict[Any, tuple[Submission, str, int]] = {}
+        done = as_completed(loop=client.loop, with_results=True, raise_errors=False)
+        window, refreshed = 2, 0.0
+        while queue or inflight:
+            if self.stop.is_set():
+                self._drain(done, inflight, queue, cluster)
+                return
+            if time.monotonic() - refreshed > 2.0:  # workers come and go
+                window = max(2, 2 * sum(self.engine.workers().values()) + 1)
+                refreshed = time.monotonic()
+            while queue and len(inflight) < window:
+                sub, attempt = queue.popleft()
+                try:
+                    data = read_notebook(sub.path)
+                except ValueError as exc:  # no notebook: nothing to send to a worker
+                    self._record(not_gradable(self.spec, str(exc), student=sub.student,
+                                              notebook=str(sub.path), sha256=sha256_of(sub.path)))
+                    continue
+                sha = sha256_bytes(data)
+                fut = client.submit(cluster.grade_task, self.spec.name, sub.student, data,
+                                    self.config.limits, self.config.sandboxed, self.pristine,
+                                    key=f"grade-{self.spec.name}-{sub.student}-{sha[:12]}-"
+                                        f"{attempt}", pure=False)
+                inflight[fut] = (sub, sha, attempt)
+                done.add(fut)
+            batch = done.next_batch(block=False)
+            if not batch:
+                self.stop.wait(0.02)
+            for fut, result in batch:
+                self._finished(fut, result, inflight, queue, cluster)
+
+    def _finished(self, fut: Any, result: Any, inflight: dict[Any, tuple[Submission, str, int]],
+                  queue: deque[tuple[Submission, int]] | None, cluster: Any) -> None:
+        from distributed.scheduler import KilledWorker
+
+        sub, sha, attempt = inflight.pop(fut)
+        if fut.status == "finished":
+            self._check_fingerprint(result, cluster)
+            if result.get("environment_error"):
+                self._environment(f"{result['environment_error']} (worker on "
+                                  f"{result.get('host')})")
+            res = SubmissionResult.from_dict(result)
+            res.notebook, res.student = str(sub.path), sub.student
+            self._record(res, host=str(result.get("host", "")))
+            return
+        if fut.status != "error":  # cancelled while stopping
+            return
+        exc = result[1] if isinstance(result, tuple) and len(result) > 1 else result
+        if isinstance(exc, SandboxUnavailable):
+            raise exc
+        if isinstance(exc, KilledWorker) and attempt < MAX_RESUBMITS and queue is not None:
+            queue.appendleft((sub, attempt + 1))  # lost workers again and again: try once more
+            return
+        reason = (f"its grading task was lost with its worker {attempt + 1} times"
+                  if isinstance(exc, KilledWorker) else f"{type(exc).__name__}: {exc}")
+        self.report.failed.append((sub.student, reason))
+        self.bar.update(1)
+
+    def _record(self, result: SubmissionResult, host: str = "") -> None:
+        """Write one submission (JSON file first, then the gradebook, in one transaction)."""
+        if result.student in self.recorded:  # a task that finished twice: recorded once
+            return
+        if self.config.json_dir is not None:
+            out = self.config.json_dir / f"{result.student}.json"
+            tmp = out.with_suffix(".json.tmp")
+            tmp.write_text(json.dumps(result.as_dict(), indent=1))
+            os.replace(tmp, out)
+        self.gb.record(self.spec.name, result.student, result.sha256, result.results,
+                       seconds=result.seconds, grader=f"{self.config.grader}/{host}".rstrip("/"),
+                       notes=result.notes)
+        self.recorded.add(str(result.student))
+        self.tally.recorded += 1
+        row = {"student": result.student, "score": result.score,
+               "max_score": result.max_score, "seconds": result.seconds,
+               "cells": [r.as_dict() for r in result.results], "notes": result.notes,
+               "problem": result.problem, "host": host}
+        self.report.graded.append(row)
+        if self.on_result is not None:
+            self.on_result(row)
+        if self.bar is not None:
+            self.bar.update(1)
+
+    def _drain(self, done: Any, inflight: dict[Any, tuple[Submission, str, int]],
+               queue: deque[tuple[Submission, int]], cluster: Any) -> None:
+        """After a stop request: record what finishes within the grace period, drop the rest."""
+        self.say(f"stopping: waiting up to {self.grace:g} s for the {len(inflight)} "
+                 "submission(s) being graded (Ctrl-C again to stop at once)")
+        deadline = time.monotonic() + self.grace
+        while inflight and time.monotonic() < deadline:
+            batch = done.next_batch(block=False)
+            if not batch:
+                time.sleep(0.02)
+            for fut, result in batch:
+                self._finished(fut, result, inflight, None, cluster)
+        if inflight:
+            self.engine.client.cancel(list(inflight))
+        self._interrupted(self.tally.left)
+
+    def _interrupted(self, left: int) -> None:
+        self.report.interrupted = True
+        self.report.left = left

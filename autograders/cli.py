@@ -1,30 +1,53 @@
 """Command line of the out-of-kernel grader (``python -m autograders``).
 
-``grade <assignment> <submission.ipynb> [--json]``
+``grade <assignment> <submission.ipynb> [--json] [--student ID]``
     grade one submitted notebook in a sandboxed worker; ``--json`` prints
-    ``{"cells": [{grade_id, points, max_points, message}, ...], "total": ..., ...}``.
-``batch <assignment> <submitted_dir> [--db URL] [--workers N] [--shard i/n] [--json-dir DIR]``
-    grade ``<submitted_dir>/<student>/<assignment>/<notebook>`` for every student into the
-    gradebook (SQLite file by default, PostgreSQL with ``--db postgresql://...``), resumably.
-``export [--db URL] [--out grades.csv]``
+    ``{"student", "cells": [{grade_id, points, max_points, message}, ...], "total", ...}``.
+``batch <assignment> <submitted_dir> [--workers N | --scheduler tcp://HOST:PORT] [--db URL]``
+    grade ``<submitted_dir>/<student>/<assignment>/<notebook>`` for every student on a Dask
+    cluster (local, or an existing one) into the gradebook, resumably.
+``export [--course DIR] [--db URL] [--out CSV]``
     write the gradebook in nbgrader's CSV export format.
 ``gradescope <assignment> --out autograder.zip``
     build a Gradescope autograder for the assignment (:mod:`autograders.gradescope`).
 
 Every command refuses to run student code when bubblewrap cannot run, unless
-``--unsafe-no-sandbox`` is given.
+``--unsafe-no-sandbox`` is given.  Exit codes: :data:`EXIT_CODES`.  A new subcommand is one
+``(name, add_arguments, run)`` entry of :data:`COMMANDS`.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from autograders.sandbox import Limits, SandboxUnavailable, enforcement_gaps, sandbox_problem
 
-DEFAULT_DB = "sqlite:///gradebook_ook.db"
+REPO = Path(__file__).resolve().parents[1]
+#: The course folder of this repository; ``export`` works on it unless ``--course`` is given.
+DEFAULT_COURSE = REPO / "exercises"
+GRADEBOOK_NAME = "gradebook_ook.db"
+CSV_NAME = "grades_ook.csv"
+
+OK, NOT_GRADED, USAGE, NO_SANDBOX, ENVIRONMENT = 0, 1, 2, 3, 4
+EXIT_CODES = """\
+exit codes:
+  0    graded (whatever the score); batch: every submission graded or already recorded
+  1    grade: the file could not be graded (not a notebook, or none of the assignment's
+       answer cells: another assignment's notebook); batch: at least one submission could
+       not be graded (listed in the table; recorded as 0 with the reason when the
+       submission was at fault, not recorded when the grader failed)
+  2    usage: bad arguments, unknown assignment, no such file or directory, no scheduler
+  3    the sandbox (bubblewrap) cannot run, so no student code was run
+  4    the grader's environment is broken (the assignment's own set-up cells fail in the
+       sandbox, or a Dask worker runs another version of the grader): nothing was graded
+  130  batch interrupted by Ctrl-C (143: by SIGTERM); run the same command again to resume
+"""
 
 
 def _add_limits(p: argparse.ArgumentParser) -> None:
@@ -46,49 +69,233 @@ def _limits(args: argparse.Namespace) -> Limits:
                   cpu_seconds=args.cpu_seconds, rss_bytes=args.memory_mb * 2**20)
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m autograders",
-                                     description="Out-of-kernel, sandboxed grading.")
-    sub = parser.add_subparsers(dest="command", required=True)
-    g = sub.add_parser("grade", help="grade one submitted notebook")
-    g.add_argument("assignment")
-    g.add_argument("notebook", type=Path)
-    g.add_argument("--json", action="store_true", help="print the result as JSON")
-    _add_limits(g)
-    b = sub.add_parser("batch", help="grade a directory of submissions into the gradebook")
-    b.add_argument("assignment")
-    b.add_argument("submitted", type=Path, help="directory <student>/<assignment>/<notebook>")
-    b.add_argument("--db", default=DEFAULT_DB, help=f"gradebook URL (default {DEFAULT_DB})")
-    b.add_argument("--workers", type=int, default=1, help="parallel grader processes")
-    b.add_argument("--shard", default="1/1", help="grade only shard i of n (e.g. 2/3)")
-    b.add_argument("--json-dir", type=Path, default=None,
-                   help="also write <student>.json per graded submission here")
-    b.add_argument("--csv", type=Path, default=None,
-                   help="after grading, export the gradebook to this CSV (nbgrader format)")
-    b.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    _add_limits(b)
-    e = sub.add_parser("export", help="export the gradebook in nbgrader's CSV format")
-    e.add_argument("--db", default=DEFAULT_DB)
-    e.add_argument("--out", type=Path, default=Path("grades.csv"))
-    e.add_argument("--assignment", action="append", default=None)
-    e.add_argument("--nbgrader-db", default=None, metavar="URL",
-                   help="also write the grades into this nbgrader gradebook (e.g. "
-                        "sqlite:///exercises/gradebook.db); needs --assignment")
-    return parser
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def _error(text: str, code: int) -> int:
+    print(f"error: {text}", file=sys.stderr, flush=True)
+    return code
 
 
 def _check_sandbox(args: argparse.Namespace) -> str | None:
     if args.unsafe_no_sandbox:
-        print("warning: --unsafe-no-sandbox: student code runs with your rights",
-              file=sys.stderr)
+        _say("warning: --unsafe-no-sandbox: student code runs with your rights")
         return None
     problem = sandbox_problem()
     if problem is None:
         for gap in enforcement_gaps():  # what this machine's sandbox cannot enforce, once
             print(f"note: {gap}", file=sys.stderr)
         return None
-    return (f"error: the sandbox cannot run here ({problem}); refusing to run student code. "
-            "Pass --unsafe-no-sandbox only if you trust every submission.")
+    from autograders.submission import sandbox_refusal
+
+    return sandbox_refusal(problem)
+
+
+def _course_of_notebook(path: Path) -> Path | None:
+    """``<course>/submitted/<student>/<assignment>/<notebook>`` -> ``<course>``."""
+    parents = path.absolute().parents
+    return parents[3] if len(parents) > 3 else None
+
+
+def _preimport(module: str) -> None:
+    """Import ``module`` in a background thread (a later ``import`` waits for it)."""
+    import importlib
+    import threading
+
+    def load() -> None:
+        try:
+            importlib.import_module(module)
+        except ImportError:  # then the grader itself reports it where it needs the module
+            pass
+
+    threading.Thread(target=load, name=f"import-{module}", daemon=True).start()
+
+
+# -------------------------------------------------------------------------------- grade
+def _grade_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("assignment")
+    p.add_argument("notebook", type=Path)
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--student", default=None,
+                   help="student id for the result (default: <student> of the path "
+                        "<submitted>/<student>/<assignment>/<notebook>)")
+    _add_limits(p)
+
+
+def _grade(args: argparse.Namespace) -> int:
+    from autograders import submission
+
+    try:
+        spec = submission.resolve(args.assignment)
+    except ValueError as exc:
+        return _error(str(exc), USAGE)
+    if not args.notebook.is_file():
+        return _error(f"{args.notebook} is not a file", USAGE)
+    refusal = _check_sandbox(args)
+    if refusal is not None:
+        return _error(refusal, NO_SANDBOX)
+    _preimport("torch")  # the oracles need it: load it while the notebook is read
+    student = args.student or submission.student_from_path(args.notebook, spec.name)
+    found = submission.pristine_setup(spec, _course_of_notebook(args.notebook))
+    result = submission.grade_submission(spec, args.notebook, student=student,
+                                         limits=_limits(args),
+                                         sandboxed=not args.unsafe_no_sandbox,
+                                         pristine=found[1] if found else ())
+    if result.environment_error is not None:
+        return _error(f"the grader's environment is broken: {result.environment_error}",
+                      ENVIRONMENT)
+    if args.json:
+        print(json.dumps(result.as_dict(), indent=1))
+    else:
+        for cell in result.results:
+            print(f"[{cell.points:g}/{cell.max_points:g}] {cell.grade_id}\n"
+                  f"    " + cell.message.replace("\n", "\n    "))
+        for note in result.notes:
+            print(f"note: {note}")
+        print(f"total: {result.score:g} / {result.max_score:g}")
+    if result.problem is not None:
+        print(f"not graded: {result.problem}", file=sys.stderr)
+        return NOT_GRADED
+    return OK
+
+
+# -------------------------------------------------------------------------------- batch
+def _default_workers() -> int:
+    return max(1, min(8, len(os.sched_getaffinity(0))))
+
+
+def _batch_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("assignment")
+    p.add_argument("submitted", type=Path, help="directory <student>/<assignment>/<notebook>")
+    p.add_argument("--db", default=None,
+                   help=f"gradebook URL (default sqlite:///<submitted>/../{GRADEBOOK_NAME}; "
+                        "postgresql://user@host/dbname for PostgreSQL)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, default=None,
+                       help="grader processes of the local Dask cluster started for this batch "
+                            f"(default: the CPUs available, at most 8: {_default_workers()})")
+    where.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
+                       help="send the tasks to this existing Dask scheduler instead")
+    p.add_argument("--json-dir", type=Path, default=None,
+                   help="also write <student>.json per graded submission here")
+    p.add_argument("--csv", type=Path, default=None,
+                   help="after grading, export the gradebook to this CSV (nbgrader format)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    _add_limits(p)
+
+
+def _batch(args: argparse.Namespace) -> int:
+    from autograders import batch
+    from autograders.interrupt import BatchSignals, exit_code, resume_hint
+
+    try:
+        spec = batch.resolve(args.assignment)
+    except ValueError as exc:
+        return _error(str(exc), USAGE)
+    if not args.submitted.is_dir():
+        return _error(f"{args.submitted} is not a directory of submissions", USAGE)
+    workers = args.workers if args.workers is not None else _default_workers()
+    if workers < 1:
+        return _error(f"--workers must be >= 1, got {workers}", USAGE)
+    if args.scheduler is None:
+        refusal = _check_sandbox(args)
+        if refusal is not None:
+            return _error(refusal, NO_SANDBOX)
+    elif args.unsafe_no_sandbox:
+        _say("warning: --unsafe-no-sandbox: student code runs with the workers' rights")
+    db = args.db or batch.default_db(args.submitted)
+    _say(f"gradebook: {db}")
+    config = batch.BatchConfig(db, _limits(args), not args.unsafe_no_sandbox, args.json_dir)
+    tally = batch.Tally()
+    with BatchSignals(tally) as signals:
+        try:
+            report = batch.run_batch(spec, args.submitted, config, workers=workers,
+                                     scheduler=args.scheduler, progress=not args.no_progress,
+                                     stop=signals.stop, tally=tally, say=_say)
+        except SandboxUnavailable as exc:
+            return _error(str(exc), NO_SANDBOX)
+        except ValueError as exc:
+            return _error(str(exc), USAGE)
+    if report.environment_error is not None:
+        _error(f"the grader's environment is broken: {report.environment_error}", ENVIRONMENT)
+        _say(f"stopped before grading the class: {resume_hint(tally)}")
+        return ENVIRONMENT
+    if report.interrupted:
+        _say(f"interrupted: {resume_hint(tally)}")
+        return exit_code(signal.SIGINT)
+    print(report.summary_table())
+    if args.json_dir is not None and report.graded:
+        print(f"wrote {len(report.graded)} JSON files to {args.json_dir.absolute()}")
+    print(f"gradebook: {db}")
+    if args.csv is not None:
+        from autograders.gradebook import Gradebook
+
+        with Gradebook(db) as gb:
+            n = gb.export_csv(args.csv, [spec.name])
+        print(f"wrote {n} rows to {args.csv.absolute()}")
+    return NOT_GRADED if report.could_not_grade else OK
+
+
+# -------------------------------------------------------------------------------- export
+def _export_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--course", type=Path, default=DEFAULT_COURSE,
+                   help=f"course folder (default {DEFAULT_COURSE})")
+    p.add_argument("--db", default=None,
+                   help=f"gradebook URL (default sqlite:///<course>/{GRADEBOOK_NAME})")
+    p.add_argument("--out", type=Path, default=None,
+                   help=f"CSV file to write (default <course>/{CSV_NAME})")
+    p.add_argument("--assignment", action="append", default=None)
+    p.add_argument("--nbgrader-db", default=None, metavar="URL",
+                   help="also write the grades into this nbgrader gradebook (e.g. "
+                        "sqlite:///exercises/gradebook.db); needs --assignment")
+
+
+def _export(args: argparse.Namespace) -> int:
+    from autograders.gradebook import Gradebook
+
+    if args.nbgrader_db and not args.assignment:
+        return _error("--nbgrader-db needs --assignment", USAGE)
+    db = args.db or f"sqlite:///{args.course.absolute() / GRADEBOOK_NAME}"
+    out = args.out or args.course / CSV_NAME
+    with Gradebook(db) as gb:
+        n = gb.export_csv(out, args.assignment)
+        print(f"wrote {n} rows from {db} to {out.absolute()}")
+        if args.nbgrader_db:
+            from autograders.gradebook import write_to_nbgrader
+            from autograders.submission import resolve
+
+            for name in args.assignment:
+                spec = resolve(name)
+                k = write_to_nbgrader(gb, args.nbgrader_db, spec.name, Path(spec.notebook).stem)
+                print(f"wrote {k} {spec.name} submissions into {args.nbgrader_db}")
+    return OK
+
+
+# -------------------------------------------------------------------------------- main
+Command = tuple[str, str, Callable[[argparse.ArgumentParser], None],
+                Callable[[argparse.Namespace], int]]
+
+#: ``(name, help, add_arguments, run)`` of every subcommand.
+COMMANDS: list[Command] = [
+    ("grade", "grade one submitted notebook", _grade_arguments, _grade),
+    ("batch", "grade a directory of submissions into the gradebook (Dask)", _batch_arguments,
+     _batch),
+    ("export", "export the gradebook in nbgrader's CSV format", _export_arguments, _export),
+]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m autograders",
+                                     description="Out-of-kernel, sandboxed grading.",
+                                     epilog=EXIT_CODES,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, help_text, add_arguments, _run in COMMANDS:
+        p = sub.add_parser(name, help=help_text, epilog=EXIT_CODES,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        add_arguments(p)
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -98,61 +305,5 @@ def main(argv: list[str] | None = None) -> int:
 
         return gradescope.main(argv[1:])
     args = _parser().parse_args(argv)
-    if args.command == "export":
-        from autograders.gradebook import Gradebook
-
-        if args.nbgrader_db and not args.assignment:
-            print("error: --nbgrader-db needs --assignment", file=sys.stderr)
-            return 2
-        with Gradebook(args.db) as gb:
-            n = gb.export_csv(args.out, args.assignment)
-            print(f"wrote {n} rows to {args.out}")
-            if args.nbgrader_db:
-                from autograders import batch
-                from autograders.gradebook import write_to_nbgrader
-
-                for name in args.assignment:
-                    spec = batch.resolve(name)
-                    k = write_to_nbgrader(gb, args.nbgrader_db, spec.name,
-                                          Path(spec.notebook).stem)
-                    print(f"wrote {k} {spec.name} submissions into {args.nbgrader_db}")
-        return 0
-    refusal = _check_sandbox(args)
-    if refusal is not None:
-        print(refusal, file=sys.stderr)
-        return 3
-    from autograders import batch
-
-    try:
-        limits = _limits(args)
-        if args.command == "grade":
-            if not args.notebook.is_file():
-                print(f"error: {args.notebook} is not a file", file=sys.stderr)
-                return 2
-            result = batch.grade_submission(args.assignment, args.notebook, limits=limits,
-                                            sandboxed=not args.unsafe_no_sandbox)
-            if args.json:
-                print(json.dumps(result.as_dict(), indent=1))
-            else:
-                for cell in result.results:
-                    print(f"[{cell.points:g}/{cell.max_points:g}] {cell.grade_id}\n"
-                          f"    " + cell.message.replace("\n", "\n    "))
-                for note in result.notes:
-                    print(f"note: {note}")
-                print(f"total: {result.score:g} / {result.max_score:g}")
-            return 0
-        config = batch.BatchConfig(args.db, limits, not args.unsafe_no_sandbox, args.json_dir)
-        report = batch.run_batch(args.assignment, args.submitted, config, workers=args.workers,
-                                 shard=batch.parse_shard(args.shard),
-                                 progress=not args.no_progress)
-        print(report.summary_table())
-        if args.csv is not None:
-            from autograders.gradebook import Gradebook
-
-            with Gradebook(args.db) as gb:
-                n = gb.export_csv(args.csv, [batch.resolve(args.assignment).name])
-            print(f"wrote {n} rows to {args.csv}")
-        return 0
-    except (ValueError, SandboxUnavailable) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    run = {name: run for name, _h, _a, run in COMMANDS}[args.command]
+    return run(args)

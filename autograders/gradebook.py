@@ -6,7 +6,8 @@ cell with points, max points and the plain-words message.  :meth:`Gradebook.reco
 submission and all its cell grades in ONE transaction (replacing an earlier grading of the
 same submission), so a grader killed at any moment leaves either the old or the new complete
 record, never half of one; primary keys make duplicates impossible.  :meth:`export_csv`
-writes nbgrader's CSV export format (``nbgrader export``'s columns).
+writes nbgrader's CSV export format (``nbgrader export``'s columns, then ``notes``: the
+feedback notes of the submission, whole, e.g. why it could not be graded).
 
 ``db_url``: ``sqlite:///path/gradebook.db`` (or a plain path), or
 ``postgresql://user@host:port/dbname`` (psycopg 3).
@@ -206,18 +207,20 @@ class Gradebook:
             self._conn.rollback()  # close the implicit read transaction
 
     def export_csv(self, path: str | Path, assignments: Sequence[str] | None = None) -> int:
-        """Write nbgrader's CSV export (one row per stored submission); return the row count."""
+        """Write nbgrader's CSV export (one row per stored submission) plus a ``notes`` column
+        (the notes whole, one per line); return the row count."""
         cur = self._conn.cursor()
-        cur.execute("SELECT assignment, student, score, max_score, graded_at FROM submissions "
-                    "ORDER BY assignment, student")
+        cur.execute("SELECT assignment, student, score, max_score, graded_at, notes "
+                    "FROM submissions ORDER BY assignment, student")
         rows = [r for r in cur.fetchall() if not assignments or r[0] in assignments]
         self._end_read(cur)
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
         with open(path, "w", newline="") as fh:
             out = csv.writer(fh, lineterminator="\n")
-            out.writerow(CSV_COLUMNS)
-            for assignment, student, score, max_score, graded_at in rows:
+            out.writerow((*CSV_COLUMNS, "notes"))
+            for assignment, student, score, max_score, graded_at, notes in rows:
                 out.writerow([assignment, "", graded_at, student, "", "", "", float(score),
-                              0.0, max(0.0, float(score)), float(max_score)])
+                              0.0, max(0.0, float(score)), float(max_score), notes])
         return len(rows)
 
 
