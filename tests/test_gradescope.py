@@ -175,9 +175,11 @@ def runs(built: gradescope_build.Built, wheel_site: Path,
     return _collect(procs)
 
 
-def _grade_json(notebook: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
+def _grade_json(notebook: Path, capsys: pytest.CaptureFixture[str],
+                exit_code: int = 0) -> dict[str, Any]:
+    """``grade --json``'s result; ``exit_code`` 1 where the file is not gradable."""
     capsys.readouterr()
-    assert cli.main(["grade", "vjps", str(notebook), "--json"]) == 0
+    assert cli.main(["grade", "vjps", str(notebook), "--json"]) == exit_code
     return json.loads(capsys.readouterr().out)
 
 
@@ -323,7 +325,9 @@ def test_results_follow_gradescopes_format(runs: dict[str, dict[str, Any]], case
 def test_scores_equal_the_grade_command(runs: dict[str, dict[str, Any]], case: str,
                                         capsys: pytest.CaptureFixture[str]) -> None:
     run = runs[case]
-    expected = _grade_json(run["root"] / "submission" / "vjps.ipynb", capsys)
+    not_gradable = case == "invalid_json"
+    expected = _grade_json(run["root"] / "submission" / "vjps.ipynb", capsys,
+                           exit_code=1 if not_gradable else 0)
     assert _scores(run["results"]) == {c["grade_id"]: c["points"] for c in expected["cells"]}
     assert run["results"]["score"] == expected["total"]
     messages = {t["name"]: t["output"] for t in run["results"]["tests"]}
