@@ -130,3 +130,20 @@ def test_visible_checks_use_other_inputs_than_the_hidden_tests(assignment: str) 
             if v.shape == h.shape and np.allclose(v, h)]
     assert same == [], f"the visible checks reuse hidden inputs of shapes {same}"
     assert not set(seen.scalar_calls) & set(graded.scalar_calls)
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_self_check_cells_show_only_their_printed_lines(assignment: str) -> None:
+    """A cell's last bare expression is displayed as ``Out[]``: each self-check cell ends with a
+    statement or with ``;``, so a student sees the PASSED/FAILED lines and nothing else."""
+    import ast
+
+    from tests.corpora.tools import source_notebook
+
+    cells = [c for c in source_notebook(assignment).cells
+             if c.metadata["nbgrader"]["grade_id"].startswith("selfcheck")]
+    assert cells
+    for cell in cells:
+        last = ast.parse(cell.source).body[-1]
+        shown = isinstance(last, ast.Expr) and not cell.source.rstrip().endswith(";")
+        assert not shown, (cell.metadata["nbgrader"]["grade_id"], cell.source[-200:])

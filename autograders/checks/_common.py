@@ -18,12 +18,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from autograders.core import Caller, CellResult, StudentCodeError
-from autograders.diagnose import Candidate, diagnose
+from autograders.diagnose import Candidate, diagnose, verb
 from mmids import gradcheck
 
 Array = NDArray[np.float64]
 
-__all__ = ["Case", "Output", "judge", "oracles_agree", "reference_agrees", "rng_for", "to_array"]
+__all__ = ["Case", "Output", "failure", "judge", "oracles_agree", "reference_agrees", "rng_for",
+           "to_array"]
 
 
 def rng_for(grade_id: str, salt: int = 0) -> np.random.Generator:
@@ -109,7 +110,8 @@ def to_array(value: Any, name: str, float32_ok: bool,
              none_message: str = "") -> tuple[Array | None, str | None]:
     """Read one returned value; return ``(array, None)`` or ``(None, plain-words problem)``."""
     if value is None:
-        return None, none_message or f"{name} is None: did you forget the `return` statement?"
+        return None, none_message or (f"{name} {verb(name)} None: did you forget the `return` "
+                                      "statement?")
     module = type(value).__module__.split(".")[0]
     if module in {"torch", "jax", "jaxlib", "tensorflow"}:
         return None, (f"{name} is a {module} object ({type(value).__name__}); return a numpy "
@@ -133,12 +135,6 @@ def to_array(value: Any, name: str, float32_ok: bool,
         return None, (f"{name} has dtype {arr.dtype} for float64 inputs: precision was lost; "
                       "keep float64 (do not convert to a lower precision)")
     return arr.astype(np.float64), None
-
-
-def _is(name: str) -> str:
-    """The verb for an output's name: "are" for a plural noun (``activation variances``)."""
-    last = name.split()[-1] if name.split() else ""
-    return "are" if last.endswith("s") and not last.endswith("ss") else "is"
 
 
 def _num(v: float) -> str:
@@ -200,7 +196,7 @@ def _judge_output(case: Case, out: Output, received: Any) -> str | None:
     why = diagnose(e, arr, candidates=out.candidates, batch_size=case.batch_size, name=out.name,
                    reduction=out.reduction)
     hint = out.hint or case.extra.get("hint_wrong", "")
-    head = f"{out.name} {_is(out.name)} wrong"
+    head = f"{out.name} {verb(out.name)} wrong"
     if why:
         head += f": {why}"
     elif hint:
@@ -246,8 +242,7 @@ def _run_case(call: Caller, fn_name: str, case: Case) -> list[str]:
     try:
         result = call(fn_name, *args)
     except StudentCodeError as exc:
-        return [f"`{fn_name}` failed: {exc}",
-                *(f"(hint: {h})" for h in _error_hints(case, str(exc)))]
+        return [failure(fn_name, exc), *(f"(hint: {h})" for h in _error_hints(case, str(exc)))]
     outs = case.outputs
     if len(outs) == 1 and not case.returns_tuple:
         received: tuple[Any, ...] = (result,)
@@ -255,10 +250,12 @@ def _run_case(call: Caller, fn_name: str, case: Case) -> list[str]:
         names = ", ".join(o.name for o in outs if not o.flags)
         if not isinstance(result, tuple | list) or len(result) != len(outs):
             kind = type(result).__name__
+            article = "an" if kind[:1].lower() in "aeiou" else "a"
             n = len([o for o in outs if not o.flags])
             return [f"`{fn_name}` must return a tuple of {n} arrays ({names}); "
-                    f"it returned a {kind}" + (f" of length {len(result)}"
-                                               if isinstance(result, tuple | list) else "")]
+                    f"it returned {article} {kind}" + (f" of length {len(result)}"
+                                                       if isinstance(result, tuple | list)
+                                                       else "")]
         received = tuple(result)
         swapped = _swapped_outputs(outs, received)
         if swapped:
@@ -274,6 +271,13 @@ def _run_case(call: Caller, fn_name: str, case: Case) -> list[str]:
         if msg:
             problems.append(msg)
     return problems
+
+
+def failure(fn_name: str, exc: StudentCodeError) -> str:
+    """The error ``exc`` of the student's ``fn_name`` as feedback, naming the function once
+    (not "`f` failed: `f` raised ...")."""
+    text = str(exc)
+    return text if text.startswith(f"`{fn_name}`") else f"`{fn_name}` failed: {text}"
 
 
 def _error_hints(case: Case, error: str) -> list[str]:

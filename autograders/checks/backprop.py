@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from autograders.checks._common import Case, Output, judge, oracles_agree, rng_for
+from autograders.checks._common import Case, Output, failure, judge, oracles_agree, rng_for
 from autograders.core import Assignment, Caller, CellResult, Check, StudentCodeError
 from mmids import gradcheck as G
 from mmids import progressive as P
@@ -375,7 +375,8 @@ def _train_check(call: Caller) -> CellResult:
         try:
             w, flags = call("_drv_train", arch, CROSS_ENTROPY, w0, X, Y, lr, epochs, bs, 0)
         except StudentCodeError as exc:
-            lines.append(f"✗ {label}: `train` failed: {exc}")
+            lines.append(f"✗ {label}: " + failure("_drv_train", exc).replace("`_drv_train`",
+                                                                               "`train`"))
             continue
         side_effects = [msg for msg, flag in zip(TRAIN_FLAGS, np.ravel(flags), strict=True)
                         if flag]

@@ -21,7 +21,7 @@ import functools
 
 import numpy as np
 
-from autograders.checks._common import Case, Output, judge, rng_for
+from autograders.checks._common import Case, Output, failure, judge, rng_for
 from autograders.core import Assignment, Caller, CellResult, Check, StudentCodeError
 
 DRIVER = '''
@@ -115,7 +115,7 @@ def _glorot_check(call: Caller) -> CellResult:
             W_again = call("glorot_init", n_in, n_out, 7)
             W_other = call("glorot_init", n_in, n_out, 8)
         except StudentCodeError as exc:
-            lines.append(f"✗ {label}: `glorot_init` failed: {exc}")
+            lines.append(f"✗ {label}: {failure('glorot_init', exc)}")
             continue
         problem = _judge_glorot(W, W_again, W_other, n_in, n_out)
         if problem:
@@ -157,8 +157,9 @@ def _judge_glorot(W: object, W_again: object, W_other: object, n_in: int, n_out:
             "1/(n_in + n_out)": 1.0 / (n_in + n_out),
             "1 (standard normal)": 1.0,
             "4/(n_in + n_out)²: 2/(n_in + n_out) was used as the standard deviation": target**2,
-            "√(2/(n_in + n_out)): it was used as the variance of a uniform on [-a, a] wrongly":
-                np.sqrt(target) ** 2 / 3.0,
+            "2/(3(n_in + n_out)), the variance a²/3 of a uniform on [−a, a] with "
+            "a = √(2/(n_in + n_out)); for Glorot's variance take a = √(6/(n_in + n_out))":
+                target / 3.0,
         }
         for name, v in named.items():
             if abs(var / v - 1.0) < 0.05:

@@ -310,9 +310,10 @@ assert np.shape(node.vjp(np.ones(2))[1]) == (3,)
 ## 3. Forward mode
 
 `jvp(f, x, dx)` returns `(f(x), J_f(x) dx)`. Wrap `x` in an `AutogradValue`, build the graph by
-calling `f`, then visit the nodes in topological order (parents first): the input's tangent is
-`dx`, and every other node's tangent is `node.tangent(*parent_tangents)`, where a parent that
-is a plain number (a constant) has tangent `None`.
+calling `f`, then visit the nodes in topological order (parents first), carrying each node's
+tangent $\dot v$ (its derivative in the direction `dx`): the input's tangent is `dx`, and every
+other node's tangent is `node.tangent(*parent_tangents)`, where a parent that is a plain number
+(a constant) has tangent `None`.
 """, "md-jvp"),
     answer("jvp", '''
 def jvp(f, x, dx):
