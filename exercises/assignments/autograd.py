@@ -143,7 +143,7 @@ rng = np.random.default_rng(0)
 
 
 def gradient_by_backward(graph, *others):
-    # x -> dL/dx for L = graph(x, *others), by your backward (called twice: same result)
+    # x -> the gradient of L = graph(x, *others) for x, by your backward (called twice)
     def gradient(x):
         nodes = [AutogradValue(v) for v in (x, *others)]
         L = graph(*nodes)

@@ -71,8 +71,8 @@ assert len(forward_pass(layers, ws, x)) == len(layers) + 1
     md(r"""
 ## 2. Backward pass
 
-Given the stored `zs` and the upstream vector `p` $= p_{L+1}$, return `[q_1, ..., q_L]`
-(same order as the layers). $p_1$ is never needed.
+Given the stored `zs` and the upstream gradient `p` $= p_{L+1}$ (for a batch, $P$ with one row
+per sample), return `[q_1, ..., q_L]` (same order as the layers). $p_1$ is never needed.
 """, "md-backward"),
     answer("backward_pass", '''
 def backward_pass(layers, ws, zs, p):
