@@ -139,6 +139,8 @@ def relu_vjp(t, p):
     return np.where(np.asarray(t) > 0, p, 0.0)
     ### END SOLUTION
 '''),
+    # Keep these inputs at 20 entries or fewer: tests/test_exercises_nbgrader.py submits a relu_vjp
+    # that hangs on larger inputs and expects only the hidden cases to time out.
     selfcheck("selfcheck-relu", """
 def relu(t):
     return np.maximum(t, 0)
@@ -194,6 +196,8 @@ def softmax_vjp(z, p):
     return g * (p - np.sum(g * p, axis=-1, keepdims=True))
     ### END SOLUTION
 '''),
+    # No batch of 4 rows here: tests/test_exercises_nbgrader.py submits a softmax_vjp that calls
+    # os._exit on one, to test that only the hidden cases it crashes on are lost.
     selfcheck("selfcheck-softmax", """
 def softmax_rows(z):
     e = np.exp(z - z.max(axis=-1, keepdims=True))
