@@ -20,7 +20,14 @@ Array = NDArray[np.float64]
 #: A named wrong answer: (sentence naming the mistake, the array that mistake produces).
 Candidate = tuple[str, Array]
 
-__all__ = ["Candidate", "close", "diagnose", "describe_factor"]
+__all__ = ["Candidate", "close", "diagnose", "describe_factor", "verb"]
+
+
+def verb(name: str, singular: str = "is", plural: str = "are") -> str:
+    """The verb that agrees with an output's name (``the activation variances are``)."""
+    words = name.split()
+    last = words[-1] if words else ""
+    return plural if last.endswith("s") and not last.endswith("ss") else singular
 
 
 def close(a: Array, b: Array, rtol: float = 1e-5) -> bool:
@@ -67,29 +74,36 @@ def diagnose(
     candidates: Sequence[Candidate] = (),
     batch_size: int | None = None,
     name: str = "the result",
+    reduction: str | None = None,
 ) -> str | None:
     """Return a sentence naming the likely mistake, or ``None`` if none is recognised.
 
     ``expected`` and ``received`` are float arrays (``received`` may have another shape).
-    ``candidates`` are checked first: they are the wrong formulas the check knows for this input.
-    ``batch_size`` enables the batch diagnoses (not summed over the batch, averaged instead).
+    ``candidates`` are checked first: they are the wrong formulas the check knows for this input
+    (when several give the received numbers, all of them are named).
+    ``batch_size`` enables the batch diagnoses (not summed over the batch, averaged instead);
+    ``reduction`` (``"sum"`` or ``"mean"``) says how the right answer combines the samples.
     """
     e = np.asarray(expected, dtype=np.float64)
     r = np.asarray(received, dtype=np.float64)
-    for sentence, wrong in candidates:
-        w = np.asarray(wrong, dtype=np.float64)
-        if w.shape == r.shape and close(w, r) and not close(w, e):
-            return sentence
+    matches = list(dict.fromkeys(
+        sentence for sentence, wrong in candidates
+        if np.shape(wrong) == r.shape and close(np.asarray(wrong, dtype=np.float64), r)
+        and not close(np.asarray(wrong, dtype=np.float64), e)))
+    if len(matches) == 1:
+        return matches[0]
+    if matches:  # several mistakes give these numbers on this input: name them all
+        return "it is what either of these mistakes gives: " + "; or ".join(matches)
     if r.shape != e.shape:
-        return _diagnose_shape(e, r, batch_size, name)
+        return _diagnose_shape(e, r, batch_size, name, reduction)
     if not np.all(np.isfinite(r)):
         return None
     if not np.any(r) and np.any(e):
-        return f"{name} is all zeros"
+        return f"{name} {verb(name)} all zeros"
     if close(-e, r):
-        return f"the sign is flipped: {name} is exactly minus the right answer"
+        return f"the sign is flipped: {name} {verb(name)} exactly minus the right answer"
     if e.ndim == 2 and e.shape[0] == e.shape[1] and close(e.T, r):
-        return f"{name} is transposed (rows and columns swapped)"
+        return f"{name} {verb(name)} transposed (rows and columns swapped)"
     c = _scalar_multiple(e, r)
     if c is not None:
         return describe_factor(c, batch_size)
@@ -101,15 +115,23 @@ def diagnose(
     return None
 
 
-def _diagnose_shape(e: Array, r: Array, batch_size: int | None, name: str) -> str:
-    base = f"{name} has shape {r.shape} but should have shape {e.shape}"
+def _diagnose_shape(e: Array, r: Array, batch_size: int | None, name: str,
+                    reduction: str | None = None) -> str:
+    base = f"{name} {verb(name, 'has', 'have')} shape {r.shape} but should have shape {e.shape}"
     if e.ndim == 2 and r.shape == e.T.shape and close(e.T, r):
         return f"{base}: it is the transpose of the right answer"
     if batch_size is not None and r.shape == (batch_size, *e.shape):
+        per_sample = f"{base}: it holds one value per sample of the batch"
         if close(r.sum(axis=0), e):
-            return (f"{base}: it holds one gradient per sample of the batch; the gradient with "
-                    "respect to shared parameters is the SUM over the batch (batch not summed)")
-        return f"{base}: it has an extra batch axis; sum the per-sample gradients over the batch"
+            return (f"{per_sample}; {name} {verb(name)} the SUM over the batch of these (batch "
+                    "not summed)")
+        if close(r.mean(axis=0), e):
+            return (f"{per_sample}; {name} {verb(name)} the MEAN over the batch of these (take "
+                    "the mean over the samples)")
+        if reduction in ("sum", "mean"):
+            word = "SUM" if reduction == "sum" else "MEAN"
+            return f"{per_sample}; {name} {verb(name)} the {word} over the batch"
+        return f"{per_sample} (an extra batch axis of length {batch_size})"
     if r.size == e.size and r.size > 0:
         if close(r.reshape(e.shape), e):
             return f"{base}: the numbers are right, reshape them"

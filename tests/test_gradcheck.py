@@ -159,7 +159,7 @@ def test_compare_shape_mismatch_and_nan() -> None:
 
 def test_assert_close_raises_with_the_report() -> None:
     G.assert_close([1.0, 2.0], [1.0, 2.0 + 1e-12])
-    with pytest.raises(AssertionError, match=r"\(1,\): expected 2 vs actual 3"):
+    with pytest.raises(AssertionError, match=r"\(1,\): expected 2, actual 3"):
         G.assert_close([1.0, 2.0], [1.0, 3.0])
 
 
@@ -350,3 +350,94 @@ def test_mmids_check_names_the_worst_entry(capsys) -> None:
         check(np.sin, lambda *a: a[0], x)
     with pytest.raises(ValueError, match="needs a scalar f"):
         check(np.sin, np.cos, x, kind="gradient")
+
+
+def test_a_report_shows_as_one_human_line_in_a_notebook(rng: np.random.Generator) -> None:
+    from IPython.lib.pretty import pretty
+
+    e = rng.standard_normal(5)
+    good = G.compare(e, e + 1e-12, name="relu_vjp", expected_label="finite differences")
+    assert pretty(good) == good.summary()
+    assert good.summary().startswith("✓ relu_vjp matches finite differences (max error 1e-12")
+    bad = G.compare(e, np.where(np.arange(5) == 3, e + 1.0, e), name="relu_vjp")
+    assert pretty(bad) == "✗ relu_vjp does not match the expected values: 1 of 5 entries differ " \
+        "(max error 1)"
+    mismatch = G.compare(e, e[:3], name="relu_vjp")
+    assert pretty(mismatch).startswith("✗ relu_vjp: shape mismatch")
+    assert "CheckReport(" in repr(good)  # the plain repr stays technical
+
+
+def test_report_worst_entries_read_as_sentences() -> None:
+    text = str(G.compare([1.0, -1e-17], [1.0, 0.5], name="demo"))
+    assert "1 of 2 entries differ (actual vs expected" in text
+    assert "(1,): expected -1e-17, actual 0.5 (difference 0.5)" in text
+    assert "-0 " not in str(G.compare([0.0, -0.0], [1.0, 1.0]))
+
+
+def test_mmids_check_prints_one_line_and_names_the_check(capsys) -> None:
+    from mmids import check
+
+    x = np.linspace(-1, 1, 4)
+    report = check(np.sin, lambda u, p: np.cos(u) * p, x, name="sin VJP")
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and out.startswith("PASSED: sin VJP (vjp) matches finite diff")
+    assert report.name == "sin VJP (vjp)" and report.summary().startswith("✓ sin VJP (vjp)")
+
+
+@pytest.mark.parametrize(("returned", "phrase"), [
+    (lambda g: list(g), "Python list; return a numpy array"),
+    (lambda g: g.astype(np.float32), "float32 for float64 inputs: precision was lost"),
+    (lambda g: np.round(g).astype(int), "returned integers"),
+    (lambda g: None, "did you forget the `return` statement?"),
+])
+def test_mmids_check_fails_answers_of_the_wrong_type(returned, phrase: str, capsys) -> None:
+    from mmids import check
+
+    x = np.linspace(-1, 1, 4)
+    report = check(np.sin, lambda u, p: returned(np.cos(u) * p), x)
+    out = capsys.readouterr().out
+    assert not report.ok and phrase in out, out
+
+
+def test_mmids_check_jvp(rng: np.random.Generator, capsys) -> None:
+    from mmids import check
+
+    A = rng.standard_normal((3, 4))
+    x = rng.standard_normal(4)
+    f = lambda u: np.tanh(A @ u)
+    jvp = lambda u, du: (1 - np.tanh(A @ u) ** 2) * (A @ du)
+    At = torch.tensor(A)
+    assert check(f, jvp, x, kind="jvp", f_torch=lambda u: torch.tanh(At @ u)).ok
+    assert "(jvp) matches finite differences and torch.autograd" in capsys.readouterr().out
+    assert not check(f, lambda u, du: (1 - np.tanh(A @ u) ** 2) * (A @ u), x, kind="jvp").ok
+    seen = []
+    check(f, lambda u, du: seen.append(du) or jvp(u, du), x, kind="jvp", dx=np.ones(4))
+    np.testing.assert_array_equal(seen[0], np.ones(4))
+    with pytest.raises(ValueError, match="dx must have the shape of x"):
+        check(f, jvp, x, kind="jvp", dx=np.ones(3))
+
+
+def test_mmids_check_values_and_that(capsys) -> None:
+    from mmids import check
+
+    assert check.values(np.array([1.0, 2.0]), np.array([1.0, 2.0 + 1e-12]), name="pair").ok
+    assert capsys.readouterr().out == (
+        "PASSED: pair matches the expected values (max error 1e-12).\n")
+    bad = check.values(np.array([1.0, 2.5]), np.array([1.0, 2.0]), name="pair")
+    out = capsys.readouterr().out
+    assert not bad.ok and out.startswith("FAILED: pair does not match the expected values:")
+    assert "(1,): expected 2, yours 2.5" in out
+    arrays = [np.ones(2), np.zeros((2, 2))]
+    assert check.values([np.ones(2), np.zeros((2, 2))], arrays, name="list").ok
+    capsys.readouterr()
+    assert not check.values([np.ones(2)], arrays, name="list").ok
+    assert "it holds 1 array, but 2 are expected" in capsys.readouterr().out
+    wrong = check.values([np.ones(2), np.ones((2, 2))], arrays, name="list")
+    assert not wrong.ok and "list[1] vs expected" in capsys.readouterr().out
+    assert not check.values([1.0, 2.0], np.array([1.0, 2.0])).ok
+    assert "Python list" in capsys.readouterr().out
+    assert check.that(True, "the input is unchanged").ok
+    assert capsys.readouterr().out == "PASSED: the input is unchanged.\n"
+    failed = check.that(False, "the input is unchanged", hint="work on a copy")
+    assert not failed and capsys.readouterr().out == (
+        "FAILED: not true that the input is unchanged.\n  hint: work on a copy\n")

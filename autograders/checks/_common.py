@@ -18,12 +18,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from autograders.core import Caller, CellResult, StudentCodeError
-from autograders.diagnose import Candidate, diagnose
+from autograders.diagnose import Candidate, diagnose, verb
 from mmids import gradcheck
 
 Array = NDArray[np.float64]
 
-__all__ = ["Case", "Output", "judge", "oracles_agree", "reference_agrees", "rng_for", "to_array"]
+__all__ = ["Case", "Output", "failure", "judge", "oracles_agree", "reference_agrees", "rng_for",
+           "to_array"]
 
 
 def rng_for(grade_id: str, salt: int = 0) -> np.random.Generator:
@@ -40,6 +41,15 @@ class Output:
     named wrong answers for this input.  ``accept`` optionally maps the received array before
     comparison (e.g. to accept either convention for the ReLU derivative at exactly 0).
     ``judged=False`` marks an output that a sibling test cell grades instead.
+
+    ``hint`` is added when this output is wrong and no mistake was recognised (it replaces the
+    case's ``hint_wrong``); ``none_message`` replaces the generic "did you forget the
+    `return`" when the value is ``None``; ``reduction`` (``"sum"`` or ``"mean"``) says how a
+    batch is combined into this output, for the diagnosis of a missing reduction.  A
+    ``followup`` output is judged only when every earlier output of the case was right (e.g.
+    the gradients after a second call of ``backward()``).  ``flags`` turns the output into a
+    list of side-effect checks made by the driver: the received value is an array of 0/1, one
+    per message, and each 1 is reported with its message.
     """
 
     name: str
@@ -49,11 +59,22 @@ class Output:
     rtol: float = 1e-7
     accept: Callable[[Array], Array] | None = None
     judged: bool = True
+    hint: str = ""
+    none_message: str = ""
+    reduction: str | None = None
+    followup: bool = False
+    flags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Case:
-    """One call of the student's function and the outputs it must return."""
+    """One call of the student's function and the outputs it must return.
+
+    ``hint_on_error`` is added when the student's code raised an exception; ``error_hints``
+    pairs a phrase of the error (e.g. ``"RecursionError"``, ``"ran out of memory"``) with a
+    hint shown only for that error.  ``extra["hint_wrong"]`` is added to a wrong output whose
+    mistake was not recognised.
+    """
 
     label: str
     args: tuple[Any, ...]
@@ -65,6 +86,7 @@ class Case:
     hint_nonfinite: str = ""
     returns_tuple: bool = False  # the function returns a tuple even for a single output
     extra: dict[str, Any] = field(default_factory=dict)
+    error_hints: tuple[tuple[str, str], ...] = ()
 
 
 def oracles_agree(torch_value: Array, fd_value: Array, what: str) -> None:
@@ -84,10 +106,12 @@ def reference_agrees(expected: Array, reference: Any, what: str) -> None:
         raise RuntimeError(f"the mmids reference disagrees with torch for {what}:\n{report}")
 
 
-def to_array(value: Any, name: str, float32_ok: bool) -> tuple[Array | None, str | None]:
+def to_array(value: Any, name: str, float32_ok: bool,
+             none_message: str = "") -> tuple[Array | None, str | None]:
     """Read one returned value; return ``(array, None)`` or ``(None, plain-words problem)``."""
     if value is None:
-        return None, f"{name} is None: did you forget the `return` statement?"
+        return None, none_message or (f"{name} {verb(name)} None: did you forget the `return` "
+                                      "statement?")
     module = type(value).__module__.split(".")[0]
     if module in {"torch", "jax", "jaxlib", "tensorflow"}:
         return None, (f"{name} is a {module} object ({type(value).__name__}); return a numpy "
@@ -113,19 +137,45 @@ def to_array(value: Any, name: str, float32_ok: bool) -> tuple[Array | None, str
     return arr.astype(np.float64), None
 
 
+def _num(v: float) -> str:
+    """A number in feedback: 6 significant digits, ``-0`` shown as ``0``."""
+    text = f"{v:.6g}"
+    return "0" if text == "-0" else text
+
+
+def _worst_entry(report: gradcheck.CheckReport, size: int) -> str:
+    """`` Worst entry [1, 2]: received 0.31, expected -0.02 (3 of 12 entries wrong).``"""
+    if not report.worst:
+        return ""
+    idx, ev, av = report.worst[0]
+    if size == 1:
+        return f" Received {_num(av)}, expected {_num(ev)}."
+    where = ", ".join(map(str, idx))
+    return (f" Worst entry [{where}]: received {_num(av)}, expected {_num(ev)} "
+            f"({report.n_bad} of {size} entries wrong).")
+
+
+def _judge_flags(out: Output, received: Any) -> list[str]:
+    """The messages of the side-effect flags the driver raised (see ``Output.flags``)."""
+    flags = np.asarray(received, dtype=np.float64).reshape(-1)
+    if flags.shape != (len(out.flags),):
+        raise RuntimeError(f"the driver returned {flags.shape[0]} flags for {len(out.flags)}")
+    return [msg.rstrip(".") + "." for msg, flag in zip(out.flags, flags, strict=True) if flag]
+
+
 def _judge_output(case: Case, out: Output, received: Any) -> str | None:
     """Return None if ``received`` is right, else a plain-words explanation."""
-    arr, problem = to_array(received, out.name, case.float32)
+    arr, problem = to_array(received, out.name, case.float32, out.none_message)
     if problem is not None:
         return problem
     assert arr is not None
     e = out.expected
     if arr.shape != e.shape:
         return diagnose(e, arr, candidates=out.candidates, batch_size=case.batch_size,
-                        name=out.name)
+                        name=out.name, reduction=out.reduction)
     if not np.all(np.isfinite(arr)):
         bad = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
-        msg = f"{out.name} contains NaN or infinity (first at index {bad})"
+        msg = f"{out.name} contains NaN or infinity (first at index {list(bad)})"
         return f"{msg}. {case.hint_nonfinite}".strip()
     if out.accept is not None:
         arr = out.accept(arr)
@@ -143,18 +193,15 @@ def _judge_output(case: Case, out: Output, received: Any) -> str | None:
     failing = [r for r in reports if not r.ok]
     if not failing:
         return None
-    why = diagnose(e, arr, candidates=out.candidates, batch_size=case.batch_size, name=out.name)
-    lead = failing[0]
-    worst = ""
-    if lead.worst:
-        idx, ev, av = lead.worst[0]
-        worst = (f" Worst entry {out.name}[{', '.join(map(str, idx))}]: expected {ev:.8g}, "
-                 f"received {av:.8g} ({lead.n_bad} of {arr.size} entries wrong).")
-    if case.extra.get("hint_wrong"):
-        hint = f"(hint: {case.extra['hint_wrong']})"
-        why = f"{why} {hint}" if why else hint
-    head = f"{out.name} is wrong" + (f": {why}." if why else ".")
-    return head + worst
+    why = diagnose(e, arr, candidates=out.candidates, batch_size=case.batch_size, name=out.name,
+                   reduction=out.reduction)
+    hint = out.hint or case.extra.get("hint_wrong", "")
+    head = f"{out.name} {verb(out.name)} wrong"
+    if why:
+        head += f": {why}"
+    elif hint:
+        head += f" (hint: {hint})"
+    return head + "." + _worst_entry(failing[0], arr.size)
 
 
 def judge(
@@ -195,26 +242,30 @@ def _run_case(call: Caller, fn_name: str, case: Case) -> list[str]:
     try:
         result = call(fn_name, *args)
     except StudentCodeError as exc:
-        # the hint is about an exception the code raised, not a refusal, time-out or exit
-        hint = case.hint_on_error if " raised " in str(exc) else ""
-        return [f"`{fn_name}` failed: {exc}", hint]
+        return [failure(fn_name, exc), *(f"(hint: {h})" for h in _error_hints(case, str(exc)))]
     outs = case.outputs
     if len(outs) == 1 and not case.returns_tuple:
         received: tuple[Any, ...] = (result,)
     else:
-        names = ", ".join(o.name for o in outs)
+        names = ", ".join(o.name for o in outs if not o.flags)
         if not isinstance(result, tuple | list) or len(result) != len(outs):
             kind = type(result).__name__
-            return [f"`{fn_name}` must return a tuple of {len(outs)} arrays ({names}); "
-                    f"it returned a {kind}" + (f" of length {len(result)}"
-                                               if isinstance(result, tuple | list) else "")]
+            article = "an" if kind[:1].lower() in "aeiou" else "a"
+            n = len([o for o in outs if not o.flags])
+            return [f"`{fn_name}` must return a tuple of {n} arrays ({names}); "
+                    f"it returned {article} {kind}" + (f" of length {len(result)}"
+                                                       if isinstance(result, tuple | list)
+                                                       else "")]
         received = tuple(result)
         swapped = _swapped_outputs(outs, received)
         if swapped:
             return [f"the outputs look swapped: return them in the order ({names})"]
-    problems = []
+    problems: list[str] = []
     for out, value in zip(outs, received, strict=True):
-        if not out.judged:
+        if not out.judged or (out.followup and problems):
+            continue
+        if out.flags:
+            problems += _judge_flags(out, value)
             continue
         msg = _judge_output(case, out, value)
         if msg:
@@ -222,9 +273,28 @@ def _run_case(call: Caller, fn_name: str, case: Case) -> list[str]:
     return problems
 
 
+def failure(fn_name: str, exc: StudentCodeError) -> str:
+    """The error ``exc`` of the student's ``fn_name`` as feedback, naming the function once
+    (not "`f` failed: `f` raised ...")."""
+    text = str(exc)
+    return text if text.startswith(f"`{fn_name}`") else f"`{fn_name}` failed: {text}"
+
+
+def _error_hints(case: Case, error: str) -> list[str]:
+    """The hints for an error of the student's code: the case's general hint applies to an
+    exception it raised (not to a refusal, a time-out or an exit); a specific hint whose phrase
+    the error contains replaces it."""
+    specific = [hint for phrase, hint in case.error_hints if phrase in error]
+    if specific:
+        return specific
+    return [case.hint_on_error] if case.hint_on_error and " raised " in error else []
+
+
 def _swapped_outputs(outs: Sequence[Output], received: Sequence[Any]) -> bool:
     if len(outs) != 2:
         return False
     shapes = [np.shape(v) if isinstance(v, np.ndarray) else None for v in received]
+    if outs[0].flags or outs[1].flags:
+        return False
     e0, e1 = outs[0].expected.shape, outs[1].expected.shape
     return e0 != e1 and shapes[0] == e1 and shapes[1] == e0

@@ -2,17 +2,22 @@
 
 Answer cells (grade_id = the method or function the student writes):
 
-* ``backward_pass``: the class ``AutogradValue`` with ``backward_pass(self)`` (add
-  ``self.grad × local derivative`` into each parent's ``.grad``: accumulation) and
-  ``backward(self)`` (zero the grads, then visit the nodes in reverse topological order);
+* ``backward_pass``: the class ``AutogradValue`` with ``backward_pass(self)`` (add the
+  contributions ``self.vjp(self.grad)`` into each parent's ``.grad``: accumulation) and
+  ``backward(self)`` (zero the grads, then visit the nodes in reverse topological order); it is
+  called twice on the same graph, which must give the same gradients twice;
 * ``grads``: the operations' local derivatives ``grads`` (Mul, Div, Pow, Exp, Log, Sigmoid) and
-  the VJP of the matrix product with respect to both arguments (``MatMul.vjp``);
+  the VJP of the matrix product with respect to both arguments (``MatMul.vjp(p)`` for the
+  upstream gradient ``p = ∇_C 𝓛`` of ``C = A B``: ``(p B^T, A^T p)``);
 * ``jvp``: ``jvp(f, x, dx) -> (f(x), J_f(x) dx)``, forward mode through the graph of ``f``
   using each node's ``tangent`` rule.
 
 Each answer is graded on its own.  The traversals (``backward_pass``, ``jvp``) run on graphs
 built from trusted operations (subclasses of the student's ``AutogradValue`` defined by the
 driver), and the operations' derivatives are checked one node at a time through ``vjp``.
+The named wrong traversals (no accumulation, inputs-first order, breadth-first order, no reset
+between two calls) are computed by running the same driver on trusted engines with that mistake
+(``_SimValue``), so their diagnoses are exact.
 Everything is compared with torch.autograd and with central finite differences; the course's
 reference engine ``mmids.autograd`` must agree with both on every graph (a grader self-check).
 """
@@ -77,13 +82,13 @@ def _drv_unwrap(v):
 
 class _DrvAdd(_DrvOp):
     def func(self, a, b): return a + b
-    def vjp(self, g): return [g * _drv_np.ones_like(self.value), g * _drv_np.ones_like(self.value)]
+    def vjp(self, p): return [p * _drv_np.ones_like(self.value), p * _drv_np.ones_like(self.value)]
     def tangent(self, ta, tb): return (0.0 if ta is None else ta) + (0.0 if tb is None else tb)
 
 
 class _DrvMul(_DrvOp):
     def func(self, a, b): return a * b
-    def vjp(self, g): return [g * self.args[1], g * self.args[0]]
+    def vjp(self, p): return [p * self.args[1], p * self.args[0]]
     def tangent(self, ta, tb):
         a, b = self.args
         return (0.0 if ta is None else ta * b) + (0.0 if tb is None else a * tb)
@@ -91,16 +96,16 @@ class _DrvMul(_DrvOp):
 
 class _DrvDiv(_DrvOp):
     def func(self, a, b): return a / b
-    def vjp(self, g):
+    def vjp(self, p):
         a, b = self.args
-        return [g / b, -g * a / b ** 2]
+        return [p / b, -p * a / b ** 2]
     def tangent(self, ta, tb):
         a, b = self.args
         return (0.0 if ta is None else ta / b) - (0.0 if tb is None else a * tb / b ** 2)
 
 
 class _DrvUnary(_DrvOp):
-    def vjp(self, g): return [g * self.local(self.args[0])]
+    def vjp(self, p): return [p * self.local(self.args[0])]
     def tangent(self, t): return self.local(self.args[0]) * t
 
 
@@ -123,16 +128,16 @@ class _DrvSigmoid(_DrvUnary):
 
 class _DrvSum(_DrvOp):
     def func(self, a): return _drv_np.sum(a)
-    def vjp(self, g): return [g * _drv_np.ones_like(self.args[0])]
+    def vjp(self, p): return [p * _drv_np.ones_like(self.args[0])]
     def tangent(self, t): return _drv_np.sum(t)
 
 
 class _DrvMatMul(_DrvOp):
     def func(self, a, b): return a @ b
-    def vjp(self, g):
+    def vjp(self, p):
         a, b = self.args
-        da = _drv_np.outer(g, b) if _drv_np.ndim(b) == 1 else g @ b.T
-        db = _drv_np.outer(a, g) if _drv_np.ndim(a) == 1 else a.T @ g
+        da = _drv_np.outer(p, b) if _drv_np.ndim(b) == 1 else p @ b.T
+        db = _drv_np.outer(a, p) if _drv_np.ndim(a) == 1 else a.T @ p
         return [da, db]
     def tangent(self, ta, tb):
         a, b = self.args
@@ -145,30 +150,37 @@ class _DrvOps:
 
 
 def _drv_backward(graph, *leaves):
+    """The leaves' grads after L.backward(), then after a second L.backward() on the same graph."""
     nodes = [AutogradValue(_drv_np.array(v)) for v in leaves]
     L = {"reuse": g_reuse, "diamond": g_diamond, "matmul": g_matmul,
          "chain": g_chain}[graph](_DrvOps, *nodes)
-    L.backward()
-    return tuple(_drv_np.asarray(n.grad, dtype=float) * _drv_np.ones_like(n.value)
-                 for n in nodes)
+    grads = []
+    for _ in range(2):
+        L.backward()
+        grads += [_drv_np.array(_drv_np.asarray(n.grad, dtype=float) * _drv_np.ones_like(n.value))
+                  for n in nodes]
+    return tuple(grads)
 
 
-def _drv_op_vjp(op, g, *inputs):
+def _drv_op_vjp(op, p, *inputs):
     cls = {"Mul": Mul, "Div": Div, "Exp": Exp, "Log": Log, "Sigmoid": Sigmoid,
            "MatMul": MatMul, "Pow3": Pow, "Pow2": Pow}[op]
     if op.startswith("Pow"):
         node = cls(AutogradValue(inputs[0]), float(op[-1]))
-        return (node.vjp(g)[0],)
+        return (node.vjp(p)[0],)
     node = cls(*[AutogradValue(v) for v in inputs])
-    return tuple(node.vjp(g))
+    return tuple(node.vjp(p))
 
 
 def _drv_jvp(graph, x, dx, *consts):
+    """(f(x), the tangent of the identity function (must be dx), J_f(x) dx)."""
     fs = {"elementwise": f_elementwise, "mlp": f_mlp, "ratio": f_ratio}
+    identity = jvp(lambda node: node, _drv_np.array(x), _drv_np.array(dx))
     out = jvp(lambda node: fs[graph](_DrvOps, node, *consts), x, dx)
-    if not isinstance(out, (tuple, list)) or len(out) != 2:
-        raise TypeError("jvp must return a pair (f(x), J_f(x) dx)")
-    return tuple(out)
+    for pair in (identity, out):
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise TypeError("jvp must return a pair (f(x), J_f(x) dx)")
+    return out[0], identity[1], out[1]
 '''
 
 
@@ -222,6 +234,117 @@ _HINT_ACCUMULATE = ("this graph uses a value more than once: its gradient is the
                     "contributions of all its uses (accumulate with +=, never overwrite)")
 _HINT_ORDER = ("a node may pass its gradient on only after every node that uses it has added "
                "its contribution: visit the nodes in reverse topological order")
+_HINT_RECURSION = ("a recursive traversal hits Python's recursion limit on this deep graph: "
+                   "build the topological order with an explicit stack (a loop), not recursion")
+_HINT_RESET = ("a second call of backward() must give the same gradients: set every node's "
+               "grad to 0 at the start of backward, before accumulating")
+
+
+class _SimValue:
+    """A trusted node class with a selectable traversal, to compute the named wrong answers.
+
+    ``order``: ``"reverse"`` (reverse topological: right), ``"topological"`` (inputs first) or
+    ``"breadth-first"`` (from the output, each node once); ``accumulate=False`` overwrites a
+    parent's grad instead of adding to it; ``reset=False`` never zeroes the grads.
+    """
+
+    order = "reverse"
+    accumulate = True
+    reset = True
+
+    def __init__(self, *args: Any) -> None:
+        self.parents = args
+        self.args = [a.value if isinstance(a, _SimValue) else a for a in args]
+        self.value = self.func(*self.args)
+        self.grad: Any = 0.0
+
+    def func(self, x: Any) -> Any:
+        return x
+
+    def grads(self, x: Any) -> tuple[float]:
+        return (1.0,)
+
+    def vjp(self, p: Any) -> list[Any]:
+        return [p * local for local in self.grads(*self.args)]
+
+    def tangent(self, *tangents: Any) -> Any:
+        raise NotImplementedError
+
+    def backward_pass(self) -> None:
+        for parent, contribution in zip(self.parents, self.vjp(self.grad), strict=False):
+            if isinstance(parent, _SimValue):
+                parent.grad = parent.grad + contribution if self.accumulate else contribution
+
+    def _nodes(self, order: str | None = None) -> list[_SimValue]:
+        """Every node, in the engine's ``order`` (or the one given)."""
+        order = order or self.order
+        if order == "breadth-first":
+            queue, seen = [self], {id(self)}
+            for node in queue:
+                for parent in node.parents:
+                    if isinstance(parent, _SimValue) and id(parent) not in seen:
+                        seen.add(id(parent))
+                        queue.append(parent)
+            return queue
+        topological: list[_SimValue] = []
+        seen_ids: set[int] = set()
+        stack: list[tuple[_SimValue, bool]] = [(self, False)]
+        while stack:
+            node, finished = stack.pop()
+            if finished:
+                topological.append(node)
+            elif id(node) not in seen_ids:
+                seen_ids.add(id(node))
+                stack.append((node, True))
+                stack += [(q, False) for q in node.parents
+                          if isinstance(q, _SimValue) and id(q) not in seen_ids]
+        return topological[::-1] if order == "reverse" else topological
+
+    def backward(self) -> None:
+        nodes = self._nodes()
+        if self.reset:
+            for node in nodes:
+                node.grad = 0.0
+        self.grad = 1.0
+        for node in nodes:
+            node.backward_pass()
+
+
+#: The named wrong traversals: (sentence, engine settings).
+_WRONG_TRAVERSALS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("the gradients are not accumulated: a value used several times kept only the last "
+     "contribution; add each contribution to parent.grad (+=), never overwrite it",
+     {"accumulate": False}),
+    ("the nodes were visited in topological order (inputs first); backpropagation visits them "
+     "in REVERSE topological order (the output first), so that a node passes its gradient on "
+     "only after all its uses have contributed", {"order": "topological"}),
+    ("the nodes were visited in breadth-first order from the output, which is not a "
+     "topological order: a node used at different depths passed its gradient on before all "
+     "its uses had contributed; visit the nodes in reverse topological order (a depth-first "
+     "post-order, reversed)", {"order": "breadth-first"}),
+)
+_NO_RESET = ("backward() does not reset the gradients: the second call added to the grads left "
+             "by the first; set every node's grad to 0 at the start of backward")
+
+
+@functools.cache
+def _simulator(settings: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
+    """The driver's namespace on a trusted engine with the given (wrong) settings."""
+    engine = type("AutogradValue", (_SimValue,), dict(settings))
+    ns: dict[str, Any] = {"AutogradValue": engine}
+    exec(compile(DRIVER, "<autograd simulated driver>", "exec"), ns)
+    return ns
+
+
+def _simulate(settings: dict[str, Any], name: str, leaves: list[np.ndarray]) -> list[np.ndarray]:
+    """The driver's outputs (grads after one and after two calls) on a simulated engine; empty
+    arrays where the mistake makes the computation fail (no candidate then)."""
+    ns = _simulator(tuple(sorted(settings.items())))
+    try:
+        with np.errstate(all="ignore"):
+            return list(ns["_drv_backward"](name, *leaves))
+    except (ValueError, TypeError):  # e.g. a scalar 0.0 grad reaching a matrix product
+        return [np.zeros(0)] * (2 * len(leaves))
 
 
 def _backward_cases(grade_id: str) -> list[Case]:
@@ -235,9 +358,7 @@ def _backward_cases(grade_id: str) -> list[Case]:
          [0.5 * rng.standard_normal(4)], _HINT_ACCUMULATE + "; " + _HINT_ORDER),
         ("Σ σ(X W), gradients for X and W", "matmul",
          [rng.standard_normal((3, 4)), rng.standard_normal((4, 2))], _HINT_ORDER),
-        ("a chain of 4,500 nodes", "chain", [rng.uniform(0.5, 1.5, 3)],
-         "(a recursive traversal hits Python's recursion limit here: use an explicit stack) "
-         + _HINT_ORDER),
+        ("a chain of 4,500 nodes", "chain", [rng.uniform(0.5, 1.5, 3)], _HINT_ORDER),
     ]
     cases = []
     import mmids.autograd as ag
@@ -247,7 +368,10 @@ def _backward_cases(grade_id: str) -> list[Case]:
         fn = getattr(g, f"g_{name}")
         nodes = [ag.AutogradValue(leaf) for leaf in leaves]
         fn(ago, *nodes).backward()
-        outs = []
+        wrong = [(sentence, _simulate(settings, name, leaves)[:len(leaves)])
+                 for sentence, settings in _WRONG_TRAVERSALS]
+        no_reset = _simulate({"reset": False}, name, leaves)[len(leaves):]
+        first, second = [], []
         for i, leaf in enumerate(leaves):
             def f_np(v: np.ndarray, i: int = i, fn: Any = fn, leaves: list = leaves) -> Any:
                 return fn(npo, *[v if j == i else leaves[j] for j in range(len(leaves))])
@@ -260,9 +384,16 @@ def _backward_cases(grade_id: str) -> list[Case]:
             fd = G.numerical_gradient(f_np, leaf)
             oracles_agree(expected, fd, f"backward ({label}, input {i + 1})")
             _reference_engine_agrees(expected, nodes[i].grad, f"backward ({label})")
-            outs.append(Output(f"the grad of input {i + 1}", expected, fd))
-        cases.append(Case(label, (name, *leaves), tuple(outs), returns_tuple=True,
-                          hint_on_error=hint, extra={"hint_wrong": hint}))
+            _reference_engine_agrees(expected, _simulate({}, name, leaves)[i],
+                                     f"simulated backward ({label})")
+            first.append(Output(f"the grad of input {i + 1}", expected, fd,
+                                [(sentence, grads[i]) for sentence, grads in wrong]))
+            second.append(Output(f"the grad of input {i + 1} after a second call of backward()",
+                                 expected, fd, [(_NO_RESET, no_reset[i])], hint=_HINT_RESET,
+                                 followup=True))
+        cases.append(Case(label, (name, *leaves), (*first, *second), returns_tuple=True,
+                          hint_on_error=hint, extra={"hint_wrong": hint},
+                          error_hints=(("RecursionError", _HINT_RECURSION),)))
     return cases
 
 
@@ -298,7 +429,7 @@ def _op_cases(grade_id: str, which: str) -> list[Case]:
         if op in {"Log", "Div"}:
             inputs[-1] = rng.uniform(0.5, 2.0, shapes[-1])
         out_shape = np.shape(np_fns[op](*inputs))
-        g = rng.standard_normal(out_shape)
+        p = rng.standard_normal(out_shape)
         outs = []
         for i, x in enumerate(inputs):
             def f_np(v: np.ndarray, i: int = i, op: str = op, inputs: list = inputs) -> Any:
@@ -308,40 +439,49 @@ def _op_cases(grade_id: str, which: str) -> list[Case]:
                 return torch_fns[op](*[v if j == i else _as_torch(inputs[j])
                                        for j in range(len(inputs))])
 
-            expected = G.torch_vjp(f_t, x, g)
-            fd = G.numerical_vjp(f_np, x, g)
+            expected = G.torch_vjp(f_t, x, p)
+            fd = G.numerical_vjp(f_np, x, p)
             oracles_agree(expected, fd, f"{label} input {i + 1}")
             outs.append(Output(f"the VJP for input {i + 1}", expected, fd,
-                               _op_candidates(op, i, inputs, g)))
-        cases.append(Case(label, (op, g, *inputs), tuple(outs), returns_tuple=True))
+                               _op_candidates(op, i, inputs, p)))
+        cases.append(Case(label, (op, p, *inputs), tuple(outs), returns_tuple=True))
     return cases
 
 
-def _op_candidates(op: str, i: int, inputs: list[np.ndarray], g: np.ndarray) -> list:
+def _op_candidates(op: str, i: int, inputs: list[np.ndarray], p: np.ndarray) -> list:
+    """Named wrong VJPs of one operation for input ``i``, with upstream gradient ``p``."""
     a = inputs[0]
     b = inputs[1] if len(inputs) > 1 else None
     if op == "Pow3":
-        return [("the derivative of a**n must be n·a**(n−1); this is n·a**n", g * 3 * a ** 3),
+        return [("the derivative of a**n must be n·a**(n−1); this is n·a**n", p * 3 * a ** 3),
                 ("the derivative of a**n must be n·a**(n−1); this is a**(n−1) (factor n "
-                 "missing)", g * a ** 2)]
+                 "missing)", p * a ** 2)]
     if op == "Pow2":
-        return [("the derivative of a**2 is 2·a, not a**2", g * a ** 2),
-                ("the derivative of a**2 is 2·a, not 2·a**2", g * 2 * a ** 2)]
-    if op == "Div" and i == 1:
-        return [("∂(a/b)/∂b is −a/b², not −a/b", -g * a / b),
-                ("∂(a/b)/∂b is −a/b², not a/b² (sign)", g * a / b ** 2)]
+        return [("the derivative of a**2 is 2·a, not a**2", p * a ** 2),
+                ("the derivative of a**2 is 2·a, not 2·a**2", p * 2 * a ** 2)]
+    if op == "Div" and b is not None:
+        swapped = ("the two local derivatives are swapped: grads must return them in the order "
+                   "of the inputs, (∂(a/b)/∂a, ∂(a/b)/∂b) = (1/b, −a/b²)")
+        if i == 0:
+            return [(swapped, -p * a / b ** 2)]
+        return [("∂(a/b)/∂b is −a/b², not −a/b", -p * a / b),
+                ("∂(a/b)/∂b is −a/b², not a/b² (sign)", p * a / b ** 2),
+                (swapped, p / b)]
     if op == "Mul":
         return [("each input's derivative is the OTHER input: ∂(ab)/∂a = b",
-                 g * (a if i == 0 else b))]
+                 p * (a if i == 0 else b))]
     if op == "Sigmoid":
         s = 1 / (1 + np.exp(-a))
-        return [("it uses σ(a) instead of σ'(a) = σ(a)(1 − σ(a))", g * s)]
+        return [("it uses σ(a) instead of σ'(a) = σ(a)(1 − σ(a))", p * s),
+                ("it computes a(1 − a) from the input a; σ'(a) = σ(a)(1 − σ(a)) needs σ(a) "
+                 "first (the formula s(1 − s) holds for the output s = σ(a), not the input)",
+                 p * a * (1 - a))]
     if op == "Log":
-        return [("∂ log a / ∂a is 1/a, not log a", g * np.log(a))]
+        return [("∂ log a / ∂a is 1/a, not log a", p * np.log(a))]
     if op == "MatMul" and b is not None:
         if i == 0 and b.ndim == 2:
-            return [("∂/∂A of A B applied to g is g B^T; this is g B (transpose missing)",
-                     g @ b if g.shape[1] == b.shape[0] else np.zeros(0))]
+            return [("∂/∂A of A B applied to p is p B^T; this is p B (transpose missing)",
+                     p @ b if p.shape[1] == b.shape[0] else np.zeros(0))]
     return []
 
 
@@ -381,13 +521,58 @@ def _jvp_cases(grade_id: str) -> list[Case]:
         _reference_engine_agrees(expected, ag.jvp(
             lambda v, fn=fn, consts=consts: fn(_mmids_ops(), v, *consts), x, dx)[1],
             f"jvp ({label})")
-        hint = ("a value used twice contributes through both uses: add the tangent "
-                "contributions of all inputs")
-        cases.append(Case(label, (name, x, dx, *consts),
-                          (Output("f(x)", value, None),
-                           Output("the tangent J_f(x) dx", expected, fd)),
-                          extra={"hint_wrong": hint}))
+        identity = Output(
+            "the tangent of jvp(lambda v: v, x, dx)", np.array(dx), None,
+            [("the input's tangent is x; it must be dx, the direction given to jvp", x)],
+            none_message=_INPUT_TANGENT_NONE, hint=_INPUT_TANGENT)
+        cases.append(Case(label, (name, x, dx, *consts), (
+            Output("f(x)", value, None), identity,
+            Output("the tangent J_f(x) dx", expected, fd, _jvp_candidates(name, x, dx, consts),
+                   none_message=_OUTPUT_TANGENT_NONE, followup=True))))
     return cases
+
+
+_JVP_REVERSE = ("the nodes were visited in reverse topological order (the output first), so "
+                "nodes were visited before their parents had a tangent; visit them in "
+                "topological order (parents first)")
+
+
+def _reverse_order_jvp(f: Any, x: np.ndarray, dx: np.ndarray) -> tuple[Any, Any]:
+    """A trusted jvp with the order mistake: nodes visited output first."""
+    x_node = _SimValue(x)
+    out = f(x_node)
+    tangent: dict[int, Any] = {id(x_node): dx}
+    for node in out._nodes("reverse"):
+        if node is x_node:
+            continue
+        ts = [tangent.get(id(q)) if isinstance(q, _SimValue) else None for q in node.parents]
+        tangent[id(node)] = None if all(t is None for t in ts) else node.tangent(*ts)
+    return out.value, tangent[id(out)]
+
+
+@functools.cache
+def _jvp_simulator() -> dict[str, Any]:
+    """The driver's namespace on the trusted engine, with the reverse-order jvp."""
+    ns: dict[str, Any] = {"AutogradValue": _SimValue, "jvp": _reverse_order_jvp}
+    exec(compile(DRIVER, "<autograd simulated driver>", "exec"), ns)
+    return ns
+
+
+def _jvp_candidates(name: str, x: np.ndarray, dx: np.ndarray,
+                    consts: list[np.ndarray]) -> list[tuple[str, np.ndarray]]:
+    with np.errstate(all="ignore"):
+        tangent = _jvp_simulator()["_drv_jvp"](name, x, dx, *consts)[2]
+    return [] if tangent is None else [(_JVP_REVERSE, np.asarray(tangent, dtype=np.float64))]
+
+
+_INPUT_TANGENT = ("the input node's tangent is dx and stays dx: it is a leaf, so do not "
+                  "recompute it with node.tangent(...)")
+_INPUT_TANGENT_NONE = ("jvp(lambda v: v, x, dx) gave the tangent None instead of dx: the input "
+                       "node's tangent was overwritten; " + _INPUT_TANGENT)
+_OUTPUT_TANGENT_NONE = ("the tangent J_f(x) dx is None: no tangent reached the output. Visit the "
+                        "nodes in topological order (parents before the nodes computed from "
+                        "them), so that every node's parents have their tangents when it is "
+                        "visited")
 
 
 # --------------------------------------------------------------------------------------------

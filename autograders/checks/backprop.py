@@ -10,7 +10,11 @@ Student functions (answer cell grade_id = function name):
   ``q_i = B_i^T p_{i+1}`` and ``p_i = A_i^T p_{i+1}``, starting from ``p_{L+1} = p``;
 * ``loss_and_gradient(layers, ws, loss, x, y) -> (value, [q_1, …, q_L])``: for a batch the mean
   loss and the mean gradient;
-* ``train(layers, ws, loss, X, Y, lr, epochs, batch_size, seed) -> ws``: mini-batch SGD.
+* ``train(layers, ws, loss, X, Y, lr, epochs, batch_size, seed) -> ws``: mini-batch SGD that
+  returns a new list and leaves the caller's list and arrays unchanged (the driver checks both).
+
+For a batch the upstream gradient is ``P`` (one row ``p_n^T`` per sample) and ``vjp_params``
+sums over the batch.
 
 The driver rebuilds the layers from an integer architecture array so that every call is
 array-in / array-out, and grades each answer on its own: while ``loss_and_gradient`` or
@@ -25,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from autograders.checks._common import Case, Output, judge, oracles_agree, rng_for
+from autograders.checks._common import Case, Output, failure, judge, oracles_agree, rng_for
 from autograders.core import Assignment, Caller, CellResult, Check, StudentCodeError
 from mmids import gradcheck as G
 from mmids import progressive as P
@@ -139,11 +143,19 @@ def _drv_loss_and_gradient(arch, loss_code, w, x, y):
 
 
 def _drv_train(arch, loss_code, w, X, Y, lr, epochs, batch_size, seed):
+    """(trained parameters, flags): the flags say whether `train` changed the caller's arrays,
+    changed the caller's list, or returned the caller's list (see TRAIN_FLAGS)."""
     layers = _drv_layers(arch)
+    given = _drv_split(layers, w)
+    entries = list(given)
+    saved = [a.copy() for a in given]
     with _drv_isolated("forward_pass", "backward_pass", "loss_and_gradient"):
-        ws = train(layers, _drv_split(layers, w), _drv_loss(loss_code), X, Y, float(lr),
+        ws = train(layers, given, _drv_loss(loss_code), X, Y, float(lr),
                    int(epochs), int(batch_size), int(seed))
-    return _drv_flat(ws, layers, "train")
+    flags = [any(not _drv_np.array_equal(a, b) for a, b in zip(entries, saved)),
+             len(given) != len(entries) or any(a is not b for a, b in zip(given, entries)),
+             ws is given]
+    return _drv_flat(ws, layers, "train"), _drv_np.array(flags, dtype=float)
 '''
 
 LINEAR, SIGMOID_LINEAR, SOFTMAX = 0, 1, 2
@@ -232,7 +244,7 @@ def _forward_cases(grade_id: str) -> list[Case]:
         outs = tuple(Output(f"z_{i + 1}", z, None) for i, z in enumerate(zs))
         label = name + ("" if N is None else f", batch of N={N}")
         cases.append(Case(label, (arch, w, x), outs, returns_tuple=True, batch_size=N,
-                          hint_on_error="(return [z_1, …, z_{L+1}] with z_1 = x)"))
+                          hint_on_error="return [z_1, …, z_{L+1}] with z_1 = x"))
     return cases
 
 
@@ -307,8 +319,9 @@ def _gradient_cases(grade_id: str) -> list[Case]:
             cands.append(("the gradient is summed over the batch; the objective is the MEAN "
                           "loss, so divide by N", N * grad))
         cases.append(Case(label, (arch, code, w, x, y),
-                          (Output("the loss value", np.float64(value), None),
-                           Output("the gradient", grad, fd, cands)), batch_size=N))
+                          (Output("the loss value", np.float64(value), None, reduction="mean"),
+                           Output("the gradient", grad, fd, cands, reduction="mean")),
+                          batch_size=N))
     return cases
 
 
@@ -341,6 +354,15 @@ def _evaluate(arch: np.ndarray, w: np.ndarray) -> tuple[float, float]:
     return train_loss, acc
 
 
+#: What the driver's side-effect flags of ``train`` mean, in order.
+TRAIN_FLAGS = (
+    "`train` changed the parameter arrays it was given (in place, e.g. w -= lr * q): update "
+    "copies and leave the caller's arrays unchanged",
+    "`train` replaced entries of the list it was given: leave that list unchanged",
+    "`train` returned the list it was given: return a new list of trained parameters",
+)
+
+
 def _train_check(call: Caller) -> CellResult:
     gid, pts = "test_train", 2.0
     X, Y, _, _ = _mnist()
@@ -351,9 +373,15 @@ def _train_check(call: Caller) -> CellResult:
                              for k, a, b in arch if int(k) != SOFTMAX])
         loss0, _ = _evaluate(arch, w0)
         try:
-            w = call("_drv_train", arch, CROSS_ENTROPY, w0, X, Y, lr, epochs, bs, 0)
+            w, flags = call("_drv_train", arch, CROSS_ENTROPY, w0, X, Y, lr, epochs, bs, 0)
         except StudentCodeError as exc:
-            lines.append(f"✗ {label}: `train` failed: {exc}")
+            lines.append(f"✗ {label}: " + failure("_drv_train", exc).replace("`_drv_train`",
+                                                                               "`train`"))
+            continue
+        side_effects = [msg for msg, flag in zip(TRAIN_FLAGS, np.ravel(flags), strict=True)
+                        if flag]
+        if side_effects:
+            lines.append(f"✗ {label}: " + "; ".join(side_effects) + ".")
             continue
         if not isinstance(w, np.ndarray) or w.shape != w0.shape:
             lines.append(f"✗ {label}: `train` must return the list of trained parameters "

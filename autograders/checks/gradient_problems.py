@@ -2,13 +2,15 @@
 
 Student functions (answer cell grade_id = function name):
 
-* ``clip_grad_norm(grads, c)``: ``g' = min(1, c/‖g‖) g`` where ``g`` is the concatenation of
-  every array in the list ``grads``; returns the list of clipped arrays (same shapes);
+* ``clip_grad_norm(grads, c)``: ``q' = min(1, c/‖q‖) q`` where ``q`` is the concatenation of
+  every array in the list ``grads``; returns a NEW list of clipped arrays (same shapes) and
+  leaves the caller's list and arrays unchanged (the driver checks both);
 * ``glorot_init(n_in, n_out, seed)``: an ``(n_out, n_in)`` matrix of independent zero-mean
   entries with variance ``2/(n_in + n_out)`` drawn from ``np.random.default_rng(seed)``;
-* ``layer_statistics(X, Ws)``: for the tanh network ``h_0 = X``, ``h_i = tanh(h_{i-1} W_i^T)``
-  and the loss ``L = Σ h_L``, the variances ``(var(h_1), …, var(h_L))`` and
-  ``(var(∂L/∂W_1), …, var(∂L/∂W_L))`` as two arrays of length L.
+* ``layer_statistics(X, Ws)``: for the tanh network ``Z_1 = X``, ``Z_{i+1} = tanh(T_i)`` with
+  the pre-activations ``T_i = Z_i W_i^T`` and the loss ``𝓛 = Σ Z_{L+1}`` (all entries), the
+  variances ``(var(Z_2), …, var(Z_{L+1}))`` and ``(var(∇_{W_1}𝓛), …, var(∇_{W_L}𝓛))`` as two
+  arrays of length L.
 
 The driver turns the list-valued functions into array-in / array-out calls.
 """
@@ -19,17 +21,27 @@ import functools
 
 import numpy as np
 
-from autograders.checks._common import Case, Output, judge, rng_for
+from autograders.checks._common import Case, Output, failure, judge, rng_for
 from autograders.core import Assignment, Caller, CellResult, Check, StudentCodeError
 
 DRIVER = '''
+import numpy as _drv_np
+
+
 def _drv_clip_grad_norm(c, *grads):
-    out = clip_grad_norm([g.copy() for g in grads], c)
+    """(flags, *clipped): the flags say whether clip_grad_norm changed the caller's arrays,
+    changed the caller's list, or returned the caller's list (see CLIP_FLAGS)."""
+    given = [g.copy() for g in grads]
+    entries = list(given)
+    out = clip_grad_norm(given, c)
     if not isinstance(out, (list, tuple)):
         raise TypeError(f"clip_grad_norm must return a list of arrays, got {type(out).__name__}")
     if len(out) != len(grads):
         raise ValueError(f"clip_grad_norm returned {len(out)} arrays for {len(grads)} gradients")
-    return tuple(out)
+    flags = [any(not _drv_np.array_equal(a, g) for a, g in zip(entries, grads)),
+             len(given) != len(entries) or any(a is not b for a, b in zip(given, entries)),
+             out is given]
+    return (_drv_np.array(flags, dtype=float), *out)
 
 
 def _drv_layer_statistics(X, *Ws):
@@ -60,7 +72,7 @@ def _clip_cases(grade_id: str) -> list[Case]:
             grads[0] = np.zeros(shapes[0])
         norm = np.sqrt(sum(float(np.sum(g * g)) for g in grads))
         factor = min(1.0, c / norm)
-        outputs = []
+        outputs = [Output("side effects", np.zeros(len(CLIP_FLAGS)), None, flags=CLIP_FLAGS)]
         for i, g in enumerate(grads):
             separately = g * min(1.0, c / max(float(np.linalg.norm(g)), 1e-300))
             cands = [
@@ -68,10 +80,22 @@ def _clip_cases(grade_id: str) -> list[Case]:
                  "together", separately),
                 ("it always rescales to norm c (min(1, ·) is missing: small gradients must stay "
                  "unchanged)", g * (c / norm)),
+                ("each entry was clipped to [−c, c] (np.clip): that changes the direction; "
+                 "scale every array by the same factor min(1, c/‖q‖), ‖q‖ the norm of all "
+                 "gradients together", np.clip(g, -c, c)),
             ]
             outputs.append(Output(f"clipped gradient {i}", g * factor, None, cands))
         cases.append(Case(label, (float(c), *grads), tuple(outputs), returns_tuple=True))
     return cases
+
+
+#: What the driver's side-effect flags of ``clip_grad_norm`` mean, in order.
+CLIP_FLAGS = (
+    "`clip_grad_norm` changed the arrays it was given (in place, e.g. g *= factor): leave them "
+    "unchanged and return new arrays",
+    "`clip_grad_norm` replaced entries of the list it was given: leave that list unchanged",
+    "`clip_grad_norm` returned the list it was given: return a new list",
+)
 
 
 # --------------------------------------------------------------------------------------------
@@ -91,7 +115,7 @@ def _glorot_check(call: Caller) -> CellResult:
             W_again = call("glorot_init", n_in, n_out, 7)
             W_other = call("glorot_init", n_in, n_out, 8)
         except StudentCodeError as exc:
-            lines.append(f"✗ {label}: `glorot_init` failed: {exc}")
+            lines.append(f"✗ {label}: {failure('glorot_init', exc)}")
             continue
         problem = _judge_glorot(W, W_again, W_other, n_in, n_out)
         if problem:
@@ -133,8 +157,9 @@ def _judge_glorot(W: object, W_again: object, W_other: object, n_in: int, n_out:
             "1/(n_in + n_out)": 1.0 / (n_in + n_out),
             "1 (standard normal)": 1.0,
             "4/(n_in + n_out)²: 2/(n_in + n_out) was used as the standard deviation": target**2,
-            "√(2/(n_in + n_out)): it was used as the variance of a uniform on [-a, a] wrongly":
-                np.sqrt(target) ** 2 / 3.0,
+            "2/(3(n_in + n_out)), the variance a²/3 of a uniform on [−a, a] with "
+            "a = √(2/(n_in + n_out)); for Glorot's variance take a = √(6/(n_in + n_out))":
+                target / 3.0,
         }
         for name, v in named.items():
             if abs(var / v - 1.0) < 0.05:
@@ -153,16 +178,16 @@ def _reference_statistics(X: np.ndarray, Ws: list[np.ndarray]) -> tuple[np.ndarr
     """Activation variances by numpy, weight-gradient variances by torch.autograd (float64)."""
     import torch
 
-    h = X
+    Z = X
     acts = []
     for W in Ws:
-        h = np.tanh(h @ W.T)
-        acts.append(float(np.var(h)))
+        Z = np.tanh(Z @ W.T)
+        acts.append(float(np.var(Z)))
     Wt = [torch.tensor(W, requires_grad=True) for W in Ws]
-    ht = torch.tensor(X)
+    Zt = torch.tensor(X)
     for W in Wt:
-        ht = torch.tanh(ht @ W.T)
-    ht.sum().backward()
+        Zt = torch.tanh(Zt @ W.T)
+    Zt.sum().backward()
     grads = [float(np.var(W.grad.numpy())) for W in Wt]
     return np.array(acts), np.array(grads)
 
@@ -183,35 +208,57 @@ def _stats_cases(grade_id: str) -> list[Case]:
             sd = np.sqrt(2.0 / (a + b)) if init == "glorot" else 1.0
             Ws.append(sd * rng.standard_normal((b, a)))
         acts, grads = _reference_statistics(X, Ws)
-        act_cands = [("these are the variances of the pre-activations h W^T, not of "
-                      "tanh(h W^T)", _pre_activation_vars(X, Ws))]
-        grad_cands = [("these are the variances of ∂L/∂h_i (the activations' gradients), not of "
-                       "the weight gradients ∂L/∂W_i", _activation_grad_vars(X, Ws))]
+        act_cands = [("these are the variances of the pre-activations T_i = Z_i W_i^T, not of "
+                      "the activations Z_{i+1} = tanh(T_i)", _pre_activation_vars(X, Ws))]
+        grad_cands = [
+            ("these are the variances of the activations' gradients ∇_{Z_i}𝓛, not of the "
+             "weight gradients ∇_{W_i}𝓛", _activation_grad_vars(X, Ws)),
+            (f"these are 1/N² = 1/{N * N} of the right variances: the gradients were averaged "
+             "over the batch, but 𝓛 = Σ Z_{L+1} is the SUM of all entries (sum over the batch)",
+             grads / N**2),
+            ("the derivative of tanh was computed from the pre-activation as 1 − T_i²; it is "
+             "1 − tanh²(T_i) = 1 − Z_{i+1}²", _weight_grad_vars(X, Ws, from_pre=True)),
+        ]
         cases.append(Case(label, (X, *Ws), (
-            Output("activation variances", acts, None, act_cands),
-            Output("gradient variances", grads, None, grad_cands),
+            Output("the activation variances", acts, None, act_cands),
+            Output("the weight-gradient variances", grads, None, grad_cands),
         )))
     return cases
 
 
-def _pre_activation_vars(X: np.ndarray, Ws: list[np.ndarray]) -> np.ndarray:
-    h, out = X, []
+def _forward(X: np.ndarray, Ws: list[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """(activations Z_1 = X, …, Z_{L+1}; pre-activations T_1, …, T_L)."""
+    Zs, Ts = [X], []
     for W in Ws:
-        a = h @ W.T
-        out.append(float(np.var(a)))
-        h = np.tanh(a)
-    return np.array(out)
+        Ts.append(Zs[-1] @ W.T)
+        Zs.append(np.tanh(Ts[-1]))
+    return Zs, Ts
+
+
+def _pre_activation_vars(X: np.ndarray, Ws: list[np.ndarray]) -> np.ndarray:
+    return np.array([float(np.var(T)) for T in _forward(X, Ws)[1]])
 
 
 def _activation_grad_vars(X: np.ndarray, Ws: list[np.ndarray]) -> np.ndarray:
-    hs = [X]
-    for W in Ws:
-        hs.append(np.tanh(hs[-1] @ W.T))
-    g = np.ones_like(hs[-1])
+    """var(∇_{Z_i}𝓛) for i = L..1 (the upstream gradients P_{i+1}), in layer order."""
+    Zs, _ = _forward(X, Ws)
+    P = np.ones_like(Zs[-1])
     out = []
     for i in range(len(Ws), 0, -1):
-        out.append(float(np.var(g)))
-        g = (g * (1 - hs[i] ** 2)) @ Ws[i - 1]
+        out.append(float(np.var(P)))
+        P = (P * (1 - Zs[i] ** 2)) @ Ws[i - 1]
+    return np.array(out[::-1])
+
+
+def _weight_grad_vars(X: np.ndarray, Ws: list[np.ndarray], from_pre: bool) -> np.ndarray:
+    """var(∇_{W_i}𝓛) by a backward pass; ``from_pre``: with the wrong tanh' = 1 − T_i²."""
+    Zs, Ts = _forward(X, Ws)
+    P = np.ones_like(Zs[-1])
+    out = []
+    for i in range(len(Ws), 0, -1):
+        S = 1 - Ts[i - 1] ** 2 if from_pre else 1 - Zs[i] ** 2
+        out.append(float(np.var((S * P).T @ Zs[i - 1])))
+        P = (S * P) @ Ws[i - 1]
     return np.array(out[::-1])
 
 
@@ -232,7 +279,7 @@ def _check(grade_id: str, answer_id: str, fn: str, points: float, what: str, bui
 
 CHECKS = (
     _check("test_clip_grad_norm", "clip_grad_norm", "_drv_clip_grad_norm", 2.0,
-           "clip_grad_norm, g' = min(1, c/‖g‖) g over all gradients", _clip_cases),
+           "clip_grad_norm, q' = min(1, c/‖q‖) q over all gradients", _clip_cases),
     Check("test_glorot_init", "glorot_init", 2.0, _glorot_check),
     _check("test_layer_statistics", "layer_statistics", "_drv_layer_statistics", 2.0,
            "layer_statistics, variances of activations and weight gradients", _stats_cases),

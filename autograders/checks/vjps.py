@@ -2,11 +2,12 @@
 
 Student functions (answer cell grade_id = function name):
 
-* ``linear_vjp(W, z, p) -> (dz, dW)`` for ``g(z, W) = W z``: ``dz = W^T p`` and
-  ``dW = p z^T`` (batch ``z`` ``(N, n)``, ``p`` ``(N, m)``: ``dz = p W``, ``dW = p^T z``, summed);
+* ``linear_vjp(W, z, p) -> (dz, dW)`` for ``g(z, W) = W z`` and the upstream gradient ``p``:
+  ``dz = W^T p`` and ``dW = p z^T`` (a batch ``Z`` ``(N, n)`` with upstream gradients ``P``
+  ``(N, m)``, one row per sample: ``dz = P W``, ``dW = P^T Z = Σ_n p_n z_n^T``, summed);
 * ``sigmoid_vjp(t, p)``, ``relu_vjp(t, p)``, ``tanh_vjp(t, p)``: ``φ'(t) ⊙ p``, any shape;
 * ``softmax_vjp(z, p)``: ``ℂ_K[z]^T p = γ ⊙ (p − ⟨γ, p⟩)``, per row;
-* ``cross_entropy_grad(y, q)``: ``−y / q``, per row;
+* ``cross_entropy_grad(y, y_hat)``: ``−y / ŷ`` (``ŷ`` the predicted probabilities), per row;
 * ``softmax_cross_entropy_grad(z, y)``: ``γ(z) − y`` per row (labels on the simplex), finite for
   logits of size 1e3;
 * ``kron_vjp(z, p)``: ``𝔹^T p = (I_K ⊗ z^T)^T p = p ⊗ z`` without forming ``𝔹``.
@@ -275,24 +276,25 @@ def _cross_entropy_cases(grade_id: str) -> list[Case]:
         ("float32 batch 2×3", (2, 3), False, True),
     ]:
         y = _simplex(rng, shape, onehot)
-        q = _simplex(rng, shape, False)
+        y_hat = _simplex(rng, shape, False)  # the predicted probabilities ŷ
         if f32:
-            y, q = y.astype(np.float32), q.astype(np.float32)
-        y64, q64 = y.astype(np.float64), q.astype(np.float64)
+            y, y_hat = y.astype(np.float32), y_hat.astype(np.float32)
+        y64, yh64 = y.astype(np.float64), y_hat.astype(np.float64)
         yt = torch.tensor(y64)
-        expected = G.torch_gradient(lambda u, yt=yt: -(yt * torch.log(u)).sum(), q64)
-        fd = G.numerical_gradient(lambda u, y=y64: float(np.sum(F.cross_entropy(y, u))), q64)
+        expected = G.torch_gradient(lambda u, yt=yt: -(yt * torch.log(u)).sum(), yh64)
+        fd = G.numerical_gradient(lambda u, y=y64: float(np.sum(F.cross_entropy(y, u))), yh64)
         oracles_agree(expected, fd, f"cross_entropy_grad ({label})")
-        reference_agrees(expected, F.cross_entropy_grad(y64, q64), f"cross_entropy_grad ({label})")
+        reference_agrees(expected, F.cross_entropy_grad(y64, yh64),
+                         f"cross_entropy_grad ({label})")
         N = shape[0] if len(shape) == 2 else None
         cands = [
-            ("it is −1/q: the labels y are missing from the numerator", -1.0 / q64),
-            ("it is −log q, the loss terms, not their derivative", -np.log(q64)),
-            ("it is −y log q, the loss terms, not their derivative", -y64 * np.log(q64)),
-            ("it is −y/q summed over the batch; the gradient is one row per sample",
-             np.broadcast_to((-y64 / q64).sum(axis=0), q64.shape) if N else -y64 / q64),
+            ("it is −1/ŷ: the labels y are missing from the numerator", -1.0 / yh64),
+            ("it is −log ŷ, the loss terms, not their derivative", -np.log(yh64)),
+            ("it is −y log ŷ, the loss terms, not their derivative", -y64 * np.log(yh64)),
+            ("it is −y/ŷ summed over the batch; the gradient is one row per sample",
+             np.broadcast_to((-y64 / yh64).sum(axis=0), yh64.shape) if N else -y64 / yh64),
         ]
-        cases.append(Case(label, (y, q), (Output("the result", expected, fd, cands),),
+        cases.append(Case(label, (y, y_hat), (Output("the result", expected, fd, cands),),
                           float32=f32, batch_size=N))
     return cases
 
@@ -383,7 +385,7 @@ def _kron_cases(grade_id: str) -> list[Case]:
     hint = (f"for d={d}, K={K} the matrix B = I_K ⊗ z^T would take {K * K * d * 8 / 1e9:.0f} GB: "
             "compute p ⊗ z directly, without forming B")
     cases.append(Case(f"large input d={d}, K={K} (B must not be formed)", (z, p), (big,),
-                      weight=1.0, hint_on_error=hint))
+                      weight=1.0, hint_on_error=hint, error_hints=(("memory", hint),)))
     return cases
 
 
@@ -422,7 +424,7 @@ CHECKS: tuple[Check, ...] = (
     _check("test_softmax_vjp", "softmax_vjp", 3.0, "softmax_vjp = ℂ_K[z]^T p per row",
            _softmax_cases),
     _check("test_cross_entropy_grad", "cross_entropy_grad", 1.0,
-           "cross_entropy_grad = −y / q per row", _cross_entropy_cases),
+           "cross_entropy_grad = −y / ŷ per row", _cross_entropy_cases),
     _check("test_softmax_cross_entropy_grad", "softmax_cross_entropy_grad", 2.0,
            "softmax_cross_entropy_grad = γ(z) − y per row", _softmax_ce_cases),
     _check("test_kron_vjp", "kron_vjp", 2.0, "kron_vjp = B^T p = p ⊗ z without forming B",

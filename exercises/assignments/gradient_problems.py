@@ -10,31 +10,35 @@ CELLS = [
 
 The backward pass multiplies many weight matrices and activation derivatives, so gradients
 can grow or shrink like $(1 \pm \varepsilon)^D$ with the depth $D$. Two remedies from the book:
-**gradient clipping** $g' = \min(1, c/\lVert g\rVert)\, g$ and **Glorot initialisation** with
-variance $2/(n_\text{in} + n_\text{out})$. You implement both and then *measure* the variances
-of activations and gradients through a deep tanh network.
+**gradient clipping** $q' = \min(1, c/\lVert q\rVert)\, q$ of the parameter gradient $q$ and
+**Glorot initialisation** with variance $2/(n_\text{in} + n_\text{out})$. You implement both
+and then *measure* the variances of activations and gradients through a deep tanh network.
 
 Use `numpy` only (no `torch`, `jax`, `autograd`, no `mmids` reference code). The graded cells
-run hidden tests with partial credit per case.
+run hidden tests with partial credit per case; the self-check cells print `PASSED` or `FAILED`
+for the same kinds of inputs, with other values.
 """, "intro"),
     code("""
 import numpy as np
+from mmids import check
 
 rng = np.random.default_rng(0)
 """, "imports"),
     md(r"""
 ## 1. Gradient clipping
 
-`grads` is a **list** of arrays (one per parameter). Let $g$ be all of them concatenated.
-Return a new list where every array is multiplied by the same factor $\min(1, c/\lVert g\rVert)$:
-the direction of the whole gradient is kept, only its length is capped at $c$.
+`grads` is a **list** of arrays, the parameter gradients $q_1, \dots, q_L$. Let
+$q = (q_1, \dots, q_L)$ be all of them concatenated. Return a **new** list where every array is
+multiplied by the same factor $\min(1, c/\lVert q\rVert)$: the direction of the whole gradient
+is kept, only its length is capped at $c$. Leave the list you were given and its arrays
+unchanged.
 """, "md-clip"),
     answer("clip_grad_norm", '''
 import numpy as np
 
 
 def clip_grad_norm(grads, c):
-    """Scale every array of `grads` by min(1, c / ||g||), g = all of them concatenated."""
+    """Scale every array of `grads` by min(1, c / ||q||), q = all of them concatenated."""
     ### BEGIN SOLUTION
     norm = np.sqrt(sum(float(np.sum(np.square(g))) for g in grads))
     factor = 1.0 if norm <= c else c / norm
@@ -42,8 +46,16 @@ def clip_grad_norm(grads, c):
     ### END SOLUTION
 '''),
     selfcheck("selfcheck-clip", """
-clipped = clip_grad_norm([np.array([3.0, 4.0]), np.array([0.0])], 1.0)
-print(clipped)  # expected: [array([0.6, 0.8]), array([0.])]
+grads = [rng.standard_normal((3, 4)), rng.standard_normal(4), np.zeros((2, 2))]
+copies = [q.copy() for q in grads]
+norm = np.sqrt(sum(np.sum(q ** 2) for q in grads))   # the norm of all of them together
+for c in (norm / 2, 2 * norm):                        # clipped, then left as it is
+    clipped = clip_grad_norm(grads, c)
+    check.values(clipped, [min(1, c / norm) * q for q in copies],
+                 name=f"clip_grad_norm at c = {c:.3g} (norm {norm:.3g})")
+check.that(clipped is not grads and len(grads) == len(copies) and all(
+    np.array_equal(q, r) for q, r in zip(grads, copies)),
+    "clip_grad_norm returns a new list and leaves the one it was given unchanged");
 """),
     test(A, "test_clip_grad_norm", 2, """
 out = clip_grad_norm([np.array([3.0, 4.0])], 10.0)
@@ -68,8 +80,17 @@ def glorot_init(n_in, n_out, seed):
     ### END SOLUTION
 '''),
     selfcheck("selfcheck-glorot", """
-W = glorot_init(300, 200, 0)
-print(W.shape, W.var(), 2 / 500)  # the two variances should be close
+n_in, n_out = 300, 200
+W = glorot_init(n_in, n_out, 0)
+check.that(isinstance(W, np.ndarray) and W.shape == (n_out, n_in),
+           f"glorot_init(300, 200, seed) is an array of shape (n_out, n_in) = {(n_out, n_in)}")
+check.that(np.array_equal(W, glorot_init(n_in, n_out, 0))
+           and not np.array_equal(W, glorot_init(n_in, n_out, 1)),
+           "the same seed gives the same matrix, another seed another one")
+check.values(np.var(W), 2 / (n_in + n_out), rtol=0.05,
+             name="the variance of the entries (2/(n_in + n_out), 5% allowed)")
+check.values(np.mean(W), 0.0, atol=5 * np.sqrt(2 / (n_in + n_out) / W.size),
+             name="the mean of the entries (0, up to sampling noise)");
 """),
     test(A, "test_glorot_init", 2, """
 assert np.shape(glorot_init(3, 2, 0)) == (2, 3)
@@ -77,13 +98,15 @@ assert np.shape(glorot_init(3, 2, 0)) == (2, 3)
     md(r"""
 ## 3. Measuring variances
 
-For the network $h_0 = X$ (a batch, one sample per row), $h_i = \tanh(h_{i-1} W_i^T)$ for
-$i = 1..L$ and the loss $\mathcal{L} = \sum h_L$ (the sum of all entries), return two arrays of
-length $L$: the variances `np.var` of the activations $h_1, \dots, h_L$ and of the weight
-gradients $\partial\mathcal{L}/\partial W_1, \dots, \partial\mathcal{L}/\partial W_L$.
-Compute the gradients with your own backward pass: the upstream of $h_L$ is all ones, the
-derivative of tanh is $1 - \tanh^2$, and the gradient for a weight matrix is an outer product
-of the upstream rows and the layer input, summed over the batch.
+For the network $Z_1 = X$ (a batch, one sample per row), $Z_{i+1} = \tanh(T_i)$ with the
+pre-activations $T_i = Z_i W_i^T$ for $i = 1..L$, and the loss
+$\mathcal{L} = \sum Z_{L+1}$ (the **sum** of all entries, over the whole batch), return two
+arrays of length $L$: the variances `np.var` of the activations $Z_2, \dots, Z_{L+1}$ and of the
+weight gradients $\nabla_{W_1}\mathcal{L}, \dots, \nabla_{W_L}\mathcal{L}$. Compute the
+gradients with your own backward pass: the upstream gradient of $Z_{L+1}$ is $P_{L+1}$, all
+ones; with $S_i = \tanh'(T_i) = 1 - Z_{i+1}^2$ (entry-wise), the weight gradient is
+$\nabla_{W_i}\mathcal{L} = (S_i \odot P_{i+1})^T Z_i$ (summed over the batch) and the upstream
+gradient passed on is $P_i = (S_i \odot P_{i+1})\, W_i$.
 
 Then compare standard-normal and Glorot weights for a deep network of 512-unit layers
 (optional, not graded): with standard-normal weights the activations saturate.
@@ -93,22 +116,52 @@ import numpy as np
 
 
 def layer_statistics(X, Ws):
-    """(variances of h_1..h_L, variances of dL/dW_1..dL/dW_L) for h_i = tanh(h_{i-1} W_i^T)."""
+    """(var of Z_2..Z_{L+1}, var of the gradients for W_1..W_L), Z_{i+1} = tanh(Z_i W_i^T)."""
     ### BEGIN SOLUTION
-    hs = [np.asarray(X, dtype=float)]
+    Zs = [np.asarray(X, dtype=float)]
     for W in Ws:
-        hs.append(np.tanh(hs[-1] @ W.T))
-    act_vars = np.array([h.var() for h in hs[1:]])
-    upstream = np.ones_like(hs[-1])
+        Zs.append(np.tanh(Zs[-1] @ W.T))
+    act_vars = np.array([Z.var() for Z in Zs[1:]])
+    P = np.ones_like(Zs[-1])
     grad_vars = np.zeros(len(Ws))
     for i in range(len(Ws), 0, -1):
-        local = upstream * (1.0 - hs[i] ** 2)
-        grad_vars[i - 1] = (local.T @ hs[i - 1]).var()
-        upstream = local @ Ws[i - 1]
+        SP = (1.0 - Zs[i] ** 2) * P     # S_i ⊙ P_{i+1}
+        grad_vars[i - 1] = (SP.T @ Zs[i - 1]).var()
+        P = SP @ Ws[i - 1]
     return act_vars, grad_vars
     ### END SOLUTION
 '''),
     selfcheck("selfcheck-stats", """
+from mmids.gradcheck import numerical_gradient
+
+
+def expected_statistics(X, Ws):
+    # activation variances by a forward pass, weight-gradient variances by finite differences
+    def loss(Ws):
+        Z = X
+        for W in Ws:
+            Z = np.tanh(Z @ W.T)
+        return np.sum(Z)
+
+    acts, Z = [], X
+    for W in Ws:
+        Z = np.tanh(Z @ W.T)
+        acts.append(np.var(Z))
+    grads = [numerical_gradient(lambda V: loss(Ws[:i] + [V] + Ws[i + 1:]), W)
+             for i, W in enumerate(Ws)]
+    return np.array(acts), np.array([np.var(G) for G in grads])
+
+
+Ws = [rng.standard_normal((5, 4)), 0.5 * rng.standard_normal((3, 5))]
+X = rng.standard_normal((6, 4))
+for name, inputs in [("a batch of 6", X), ("one sample", X[:1])]:
+    acts, grad_vars = layer_statistics(inputs, Ws)
+    expected_acts, expected_grads = expected_statistics(inputs, Ws)
+    check.values(acts, expected_acts, name=f"activation variances, {name}")
+    check.values(grad_vars, expected_grads, rtol=1e-6, name=f"weight-gradient variances, {name}")
+"""),
+    selfcheck("selfcheck-depth", """
+# Optional, not graded: standard-normal against Glorot weights in a deep tanh network
 X = rng.standard_normal((100, 512))
 for name, sd in [("standard normal", lambda a, b: 1.0),
                  ("Glorot", lambda a, b: np.sqrt(2 / (a + b)))]:

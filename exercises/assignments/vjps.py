@@ -9,23 +9,29 @@ CELLS = [
 # Assignment 1 — Vector–Jacobian products of building blocks
 
 Backpropagation never forms a Jacobian: each layer only needs the **vector–Jacobian product**
-(VJP) $J_g(x)^T p$ of its Jacobian with an upstream vector $p$ (the gradient of the loss with
-respect to the layer's output). In this assignment you write the VJPs of the blocks used in
-the book: a linear map, three element-wise activations, the softmax, the cross-entropy, the
-softmax fused with the cross-entropy, and the Kronecker product $\mathbb{B}^T p = p \otimes z$.
+(VJP) $J_g(z)^T p$ of its Jacobian with the **upstream gradient** $p$ (the gradient of the loss
+with respect to the layer's output, a column with the shape of that output). In this
+assignment you write the VJPs of the blocks used in the book: a linear map, three element-wise
+activations, the softmax, the cross-entropy, the softmax fused with the cross-entropy, and the
+Kronecker product $\mathbb{B}^T p = p \otimes z$.
 
 **Conventions.** Vectors are columns; $J_f$ has one row per output. A *batch* of $N$ vectors
-is an array of shape `(N, n)`, one vector per row; a batched VJP works row by row (and sums
-over the batch for parameters shared by all samples). Return `numpy` arrays of floats with
-the shapes asked for.
+is an array of shape `(N, n)`, one vector per row: the inputs $Z$ (row $k$ is $z_k^T$) and the
+upstream gradients $P$ (row $k$ is $p_k^T$, the upstream gradient of sample $k$). A batched VJP
+works row by row, and sums over the batch for parameters shared by all samples. The code keeps
+the argument name `p` for one sample and for a batch. Return `numpy` arrays of float64 numbers
+with the shapes asked for.
 
 **Rules.** Use `numpy` only. Answers that call `torch`, `jax`, `autograd` or another
 differentiation library, or the `mmids` reference code, are refused and get no credit.
 
-**Check yourself before submitting.** After each answer there is a self-check cell that calls
-`mmids.check`, which compares your function with central finite differences and prints a
-report. The graded cells run more thorough hidden tests: several shapes, batches, edge values,
-and two oracles (finite differences and PyTorch), with partial credit per case.
+**Check yourself before submitting.** After each answer a self-check cell calls `mmids.check`,
+which compares your function with central finite differences and prints one line per check,
+`PASSED` or `FAILED` (with the entries that differ most and a hint). The self-checks try the
+same kinds of inputs as the hidden tests of the graded cells (one sample and batches,
+non-square matrices, large logits, a size where $\mathbb{B}$ cannot be formed), on other random
+values. The hidden tests add float32 inputs, more shapes and a second oracle (PyTorch), with
+partial credit per case.
 """, "intro"),
     code("""
 import numpy as np
@@ -44,8 +50,9 @@ entries of $W$, row by row). Write `linear_vjp(W, z, p)` returning the pair `(dz
 * `dz` $= W^T p$, shape `(n,)`;
 * `dW` $= p\, z^T$ (the matrix form of $\mathbb{B}^T p$), shape `(m, n)` like `W`.
 
-For a batch, `z` has shape `(N, n)` and `p` shape `(N, m)`: then `dz` has shape `(N, n)`
-(row $i$ is $W^T p_i$) and `dW` is **summed** over the batch: $\sum_i p_i z_i^T$.
+For a batch, `z` is $Z$ of shape `(N, n)` and `p` is $P$ of shape `(N, m)`: then `dz` $= P W$
+has shape `(N, n)` (row $k$ is $(W^T p_k)^T$) and `dW` is **summed** over the batch:
+$\sum_k p_k z_k^T = P^T Z$.
 """, "md-linear"),
     answer("linear_vjp", '''
 import numpy as np
@@ -66,10 +73,16 @@ def linear_vjp(W, z, p):
     ### END SOLUTION
 '''),
     selfcheck("selfcheck-linear", """
-W = rng.standard_normal((4, 3))
-check(lambda z: W @ z, lambda z, p: linear_vjp(W, z, p)[0], rng.standard_normal(3))
+W = rng.standard_normal((4, 3))   # not square
+S = rng.standard_normal((3, 3))   # square: there W p has the shape of W^T p
 z = rng.standard_normal(3)
-check(lambda V: V @ z, lambda V, p: linear_vjp(V, z, p)[1], W)
+Z = rng.standard_normal((5, 3))   # a batch of 5 samples, one per row
+check(lambda u: W @ u, lambda u, p: linear_vjp(W, u, p)[0], z, name="dz, one sample")
+check(lambda u: S @ u, lambda u, p: linear_vjp(S, u, p)[0], z, name="dz, square W")
+check(lambda V: V @ z, lambda V, p: linear_vjp(V, z, p)[1], W, name="dW, one sample")
+check(lambda U: U @ W.T, lambda U, P: linear_vjp(W, U, P)[0], Z, name="dz, batch of 5")
+check(lambda V: Z @ V.T, lambda V, P: linear_vjp(V, Z, P)[1], W,
+      name="dW summed over a batch of 5");
 """),
     test(A, "test_linear_vjp_input", 2, """
 dz, dW = linear_vjp(np.ones((2, 3)), np.ones(3), np.ones(2))
@@ -105,7 +118,13 @@ def sigmoid_vjp(t, p):
     ### END SOLUTION
 '''),
     selfcheck("selfcheck-sigmoid", """
-check(lambda t: 1 / (1 + np.exp(-t)), sigmoid_vjp, rng.standard_normal((3, 4)))
+def sigmoid(t):
+    return 1 / (1 + np.exp(-t))
+
+t = 3 * rng.standard_normal((2, 3, 4))
+t[0, 0, :2] = 40.0, -40.0   # saturated entries
+check(sigmoid, sigmoid_vjp, rng.standard_normal(7), name="sigmoid_vjp, a vector")
+check(sigmoid, sigmoid_vjp, t, name="sigmoid_vjp, a 2×3×4 array");
 """),
     test(A, "test_sigmoid_vjp", 1, """
 assert np.shape(sigmoid_vjp(np.zeros((2, 3)), np.ones((2, 3)))) == (2, 3)
@@ -120,8 +139,15 @@ def relu_vjp(t, p):
     return np.where(np.asarray(t) > 0, p, 0.0)
     ### END SOLUTION
 '''),
+    # Keep these inputs at 20 entries or fewer: tests/test_exercises_nbgrader.py submits a relu_vjp
+    # that hangs on larger inputs and expects only the hidden cases to time out.
     selfcheck("selfcheck-relu", """
-check(lambda t: np.maximum(t, 0), relu_vjp, rng.standard_normal((3, 4)))
+def relu(t):
+    return np.maximum(t, 0)
+
+check(relu, relu_vjp, rng.standard_normal(5), name="relu_vjp, a vector")
+check(relu, relu_vjp, rng.standard_normal((3, 4)), name="relu_vjp, a 3×4 matrix")
+check(relu, relu_vjp, rng.standard_normal((2, 2, 3)), name="relu_vjp, a 2×2×3 array");
 """),
     test(A, "test_relu_vjp", 1, """
 assert np.shape(relu_vjp(np.ones((2, 3)), np.ones((2, 3)))) == (2, 3)
@@ -138,7 +164,11 @@ def tanh_vjp(t, p):
     ### END SOLUTION
 '''),
     selfcheck("selfcheck-tanh", """
-check(np.tanh, tanh_vjp, rng.standard_normal((2, 3, 4)))
+t = 2 * rng.standard_normal((4, 5))
+t[0, :2] = 40.0, -40.0   # saturated entries
+check(np.tanh, tanh_vjp, rng.standard_normal(6), name="tanh_vjp, a vector")
+check(np.tanh, tanh_vjp, t, name="tanh_vjp, a 4×5 matrix")
+check(np.tanh, tanh_vjp, rng.standard_normal((2, 3, 4)), name="tanh_vjp, a 2×3×4 array");
 """),
     test(A, "test_tanh_vjp", 1, """
 assert np.shape(tanh_vjp(np.zeros((2, 3)), np.ones((2, 3)))) == (2, 3)
@@ -166,12 +196,19 @@ def softmax_vjp(z, p):
     return g * (p - np.sum(g * p, axis=-1, keepdims=True))
     ### END SOLUTION
 '''),
+    # No batch of 4 rows here: tests/test_exercises_nbgrader.py submits a softmax_vjp that calls
+    # os._exit on one, to test that only the hidden cases it crashes on are lost.
     selfcheck("selfcheck-softmax", """
 def softmax_rows(z):
     e = np.exp(z - z.max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1, keepdims=True)
 
-check(softmax_rows, softmax_vjp, rng.standard_normal((3, 5)))
+Z = rng.standard_normal((3, 6))
+Z[0] = 0.7   # a row of ties
+Z_large = np.array([[1e3], [-1e3]]) + rng.standard_normal((2, 5))   # logits of size 1e3
+check(softmax_rows, softmax_vjp, rng.standard_normal(5), name="softmax_vjp, one vector")
+check(softmax_rows, softmax_vjp, Z, name="softmax_vjp, batch of 3 rows")
+check(softmax_rows, softmax_vjp, Z_large, name="softmax_vjp, logits of size 1e3");
 """),
     test(A, "test_softmax_vjp", 3, """
 assert np.shape(softmax_vjp(np.zeros(4), np.ones(4))) == (4,)
@@ -180,24 +217,32 @@ assert np.shape(softmax_vjp(np.zeros(4), np.ones(4))) == (4,)
     md(r"""
 ## 4. Cross-entropy
 
-For a label $y \in \Delta_K$ and probabilities $q$ with positive entries,
-$H(y, q) = -\sum_i y_i \log q_i$. Write `cross_entropy_grad(y, q)`, the gradient with
-respect to $q$ (same shape as `q`; for a batch `(N, K)`, one gradient per row).
+For a label $y \in \Delta_K$ and predicted probabilities $\hat y$ with positive entries,
+$H(y, \hat y) = -\sum_i y_i \log \hat y_i$. Write `cross_entropy_grad(y, y_hat)`, the gradient
+with respect to $\hat y$ (same shape as `y_hat`; for a batch `(N, K)`, one gradient per row:
+the gradient of the **sum** of the rows' losses, not of their mean).
 """, "md-ce"),
     answer("cross_entropy_grad", '''
 import numpy as np
 
 
-def cross_entropy_grad(y, q):
-    """Gradient of H(y, q) = -sum y_i log q_i with respect to q (row by row)."""
+def cross_entropy_grad(y, y_hat):
+    """Gradient of H(y, y_hat) = -sum y_i log y_hat_i with respect to y_hat (row by row)."""
     ### BEGIN SOLUTION
-    return -np.asarray(y) / np.asarray(q)
+    return -np.asarray(y) / np.asarray(y_hat)
     ### END SOLUTION
 '''),
     selfcheck("selfcheck-ce", """
-y = np.array([0.0, 1.0, 0.0, 0.0])
-check(lambda q: -np.sum(y * np.log(q)), lambda q, p: p * cross_entropy_grad(y, q),
-      np.array([0.1, 0.5, 0.3, 0.1]))
+def probabilities(shape):   # positive rows that sum to 1
+    a = rng.random(shape) + 0.1
+    return a / a.sum(axis=-1, keepdims=True)
+
+y = np.array([0.0, 1.0, 0.0, 0.0])   # a one-hot label
+Y = probabilities((3, 4))            # a batch of 3 soft labels
+check(lambda u: -np.sum(y * np.log(u)), lambda u: cross_entropy_grad(y, u),
+      probabilities(4), name="cross_entropy_grad, one sample")
+check(lambda U: -np.sum(Y * np.log(U)), lambda U: cross_entropy_grad(Y, U),
+      probabilities((3, 4)), name="cross_entropy_grad, batch of 3");
 """),
     test(A, "test_cross_entropy_grad", 1, """
 assert np.shape(cross_entropy_grad(np.eye(3)[0], np.full(3, 1 / 3))) == (3,)
@@ -207,8 +252,8 @@ assert np.shape(cross_entropy_grad(np.eye(3)[0], np.full(3, 1 / 3))) == (3,)
 
 The loss of a classifier with logits $z$ is $H(y, \gamma(z))$. Chaining the two VJPs,
 $\mathbb{C}_K[z]^T(-y/\gamma)$, simplifies to $\gamma(z) - y$ for a label on the simplex.
-Write `softmax_cross_entropy_grad(z, y)` (per row for a batch). It must stay finite for logits
-of magnitude $10^3$.
+Write `softmax_cross_entropy_grad(z, y)` (per row for a batch: the gradient of the sum of the
+rows' losses). It must stay finite for logits of magnitude $10^3$.
 """, "md-sce"),
     answer("softmax_cross_entropy_grad", '''
 import numpy as np
@@ -223,12 +268,20 @@ def softmax_cross_entropy_grad(z, y):
     ### END SOLUTION
 '''),
     selfcheck("selfcheck-sce", """
-y = np.array([0.0, 0.0, 1.0])
-def loss(z):
-    m = z.max()
-    return -(z @ y - m - np.log(np.sum(np.exp(z - m))))
+def loss(z, y):   # H(y, softmax(z)) summed over the rows, without overflow
+    m = z.max(axis=-1, keepdims=True)
+    log_softmax = z - m - np.log(np.sum(np.exp(z - m), axis=-1, keepdims=True))
+    return -np.sum(y * log_softmax)
 
-check(loss, lambda z, p: p * softmax_cross_entropy_grad(z, y), rng.standard_normal(3))
+y = np.array([0.0, 0.0, 1.0])
+Y = np.eye(3)[[0, 2, 1, 1, 0]]               # a batch of 5 one-hot labels
+Y_soft = np.array([[0.2, 0.5, 0.3], [0.6, 0.1, 0.3]])
+for name, labels, logits in [("one sample", y, rng.standard_normal(3)),
+                             ("batch of 5", Y, rng.standard_normal((5, 3))),
+                             ("soft labels, logits of size 1e3", Y_soft,
+                              1e3 * rng.standard_normal((2, 3)))]:
+    check(lambda z: loss(z, labels), lambda z: softmax_cross_entropy_grad(z, labels), logits,
+          name=f"softmax_cross_entropy_grad, {name}")
 """),
     test(A, "test_softmax_cross_entropy_grad", 2, """
 assert np.shape(softmax_cross_entropy_grad(np.zeros((2, 3)), np.eye(3)[:2])) == (2, 3)
@@ -254,8 +307,16 @@ def kron_vjp(z, p):
     ### END SOLUTION
 '''),
     selfcheck("selfcheck-kron", """
-z = rng.standard_normal(3)
-check(lambda w: w.reshape(2, 3) @ z, lambda w, p: kron_vjp(z, p), rng.standard_normal(6))
+# B w = (I_K ⊗ z^T) w = W z, where W is w cut into K rows of length d
+for d, K in [(3, 2), (5, 4)]:
+    z = rng.standard_normal(d)
+    check(lambda w: w.reshape(K, d) @ z, lambda w, p: kron_vjp(z, p),
+          rng.standard_normal(K * d), name=f"kron_vjp, d={d}, K={K}")
+
+# d=400, K=4000: B would take 51 GB. For any w, <B^T p, w> = <p, B w> = <p, W z>.
+z, p, w = rng.standard_normal(400), rng.standard_normal(4000), rng.standard_normal(1_600_000)
+check.values(kron_vjp(z, p) @ w, p @ (w.reshape(4000, 400) @ z), rtol=1e-9,
+             name="<kron_vjp(z, p), w> for d=400, K=4000");
 """),
     test(A, "test_kron_vjp", 2, """
 assert np.shape(kron_vjp(np.ones(3), np.ones(2))) == (6,)

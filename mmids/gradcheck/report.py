@@ -57,7 +57,9 @@ class CheckReport:
     the ratio of ``|e − a|`` to the allowance), ``index`` being a tuple into the array.
     A composite report (from ``check_vjp`` and friends) keeps its sub-checks in ``parts``.
     ``hints`` holds plain-words diagnoses (e.g. "sign flipped"), filled by ``mmids.check``.
-    ``str(report)`` is a readable summary that names the worst entries.
+    ``str(report)`` is a readable summary that names the worst entries; ``report.summary()``
+    is one line (``✓ name matches finite differences (max error 3e-11)``), which is also how a
+    notebook displays a report that ends a cell.
     """
 
     name: str
@@ -80,6 +82,33 @@ class CheckReport:
             f"CheckReport(name={self.name!r}, ok={self.ok}, "
             f"max_abs_error={self.max_abs_error:.3g}, max_rel_error={self.max_rel_error:.3g})"
         )
+
+    def summary(self) -> str:
+        """One human line: ``✓``/``✗``, the name, what it was compared with, the largest error.
+
+        E.g. ``✓ relu_vjp matches finite differences (max error 3e-11)``. This is what a
+        notebook shows for a report that is the value of a cell (``_repr_pretty_``).
+        """
+        name = self.name or "the result"
+        if not self.ok and self.message and not self.worst:
+            return f"✗ {name}: {self.message}"
+        against = self._against()
+        if self.ok:
+            return f"✓ {name} matches {against} (max error {_num(self.max_abs_error, 2)})"
+        total = int(np.prod(self.shape)) if self.shape is not None else 0
+        return (f"✗ {name} does not match {against}: {self.n_bad} of {total} "
+                f"{'entry differs' if total == 1 else 'entries differ'} "
+                f"(max error {_num(self.max_abs_error, 2)})")
+
+    def _against(self) -> str:
+        labels = [p.expected_label for p in self.parts] if self.parts else [self.expected_label]
+        names = list(dict.fromkeys("the expected values" if lab == "expected" else lab
+                                   for lab in labels))
+        return " and ".join(names)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        """IPython / Jupyter display: the one-line :meth:`summary`, not the dataclass fields."""
+        printer.text(self.summary())
 
     def __bool__(self) -> bool:
         return self.ok
@@ -113,26 +142,42 @@ class CheckReport:
     def _headline(self) -> str:
         status = "ok" if self.ok else "FAIL"
         title = f"[{status}] {self.name}" if self.name else f"[{status}]"
+        return f"{title}: {self._body()}"
+
+    def _body(self) -> str:
+        """The headline without its ``[ok] name`` title."""
         if self.message and not self.worst:
-            return f"{title}: {self.message}"
-        text = (
-            f"{title}: {self.expected_label} vs {self.actual_label}, shape {self.shape}, "
-            f"max abs error {self.max_abs_error:.3g}, max rel error {self.max_rel_error:.3g} "
-            f"(rtol={self.rtol:g}, atol={self.atol:g})"
-        )
-        if not self.ok:
-            total = int(np.prod(self.shape)) if self.shape is not None else 0
-            text += f"; {self.n_bad} of {total} entries out of tolerance"
-        return text
+            return self.message
+        errors = (f"max abs error {_num(self.max_abs_error)}, "
+                  f"max rel error {_num(self.max_rel_error)}")
+        if self.ok:
+            return (f"{self.actual_label} matches {self.expected_label}, shape {self.shape} "
+                    f"({errors})")
+        total = int(np.prod(self.shape)) if self.shape is not None else 0
+        return (f"{self.n_bad} of {total} entries differ ({self.actual_label} vs "
+                f"{self.expected_label}, shape {self.shape}: {errors}; tolerance "
+                f"rtol={self.rtol:g}, atol={self.atol:g})")
+
+    def failure_lines(self) -> list[str]:
+        """What went wrong, without titles: one line per failing comparison and its worst
+        entries, then the hints (empty for a passing report)."""
+        if self.ok:
+            return []
+        lines: list[str] = []
+        for part in [p for p in self.parts if not p.ok] or [self]:
+            lines += [part._body(), *(line[2:] for line in part._worst_lines())]
+            lines += [f"hint: {h}" for h in part.hints if part is not self]
+        return lines + [f"hint: {h}" for h in self.hints]
 
     def _worst_lines(self) -> list[str]:
         if not self.worst:
             return []
-        lines = ["  worst entries (index: expected vs actual):"]
+        lines = ["  worst entries:"]
         for idx, e, a in self.worst:
+            diff = abs(e - a) if np.isfinite(e - a) else float("nan")
             lines.append(
-                f"    {idx}: {self.expected_label} {e:.10g} vs {self.actual_label} {a:.10g}"
-                f" (difference {abs(e - a) if np.isfinite(e - a) else float('nan'):.3g})"
+                f"    {idx}: {self.expected_label} {_num(e, 10)}, {self.actual_label} "
+                f"{_num(a, 10)} (difference {_num(diff)})"
             )
         return lines
 
@@ -150,6 +195,12 @@ class CheckReport:
                 lines += self._worst_lines()
         lines += [f"  hint: {h}" for h in self.hints]
         return "\n".join(lines)
+
+
+def _num(v: float, digits: int = 3) -> str:
+    """``v`` with ``digits`` significant digits; ``-0`` is shown as ``0``."""
+    text = f"{v:.{digits}g}"
+    return "0" if text == "-0" else text
 
 
 def _nan_to_inf(v: float) -> float:

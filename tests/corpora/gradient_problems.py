@@ -38,9 +38,63 @@ def layer_statistics(X, Ws):
         g = (g * (1 - hs[i] ** 2)) @ Ws[i - 1]
     return np.array([h.var() for h in hs[1:]]), np.array(grads[::-1])
 """, "test_layer_statistics", "not of the weight gradients"),
+    # issue 11 item d: common mistakes named
+    Entry("clip-per-entry", "clip_grad_norm", _NP + """
+def clip_grad_norm(grads, c):
+    return [np.clip(g, -c, c) for g in grads]
+""", "test_clip_grad_norm", "np.clip"),
+    Entry("stats-averaged-over-batch", "layer_statistics", _NP + """
+def layer_statistics(X, Ws):
+    zs = [X]
+    for W in Ws:
+        zs.append(np.tanh(zs[-1] @ W.T))
+    P = np.ones_like(zs[-1]) / len(X)  # the mean over the batch instead of the sum
+    grads = []
+    for i in range(len(Ws), 0, -1):
+        SP = (1 - zs[i] ** 2) * P
+        grads.append(np.var(SP.T @ zs[i - 1]))
+        P = SP @ Ws[i - 1]
+    return np.array([z.var() for z in zs[1:]]), np.array(grads[::-1])
+""", "test_layer_statistics", "1/N²"),
+    Entry("stats-tanh-derivative-of-pre-activation", "layer_statistics", _NP + """
+def layer_statistics(X, Ws):
+    zs, ts = [X], []
+    for W in Ws:
+        ts.append(zs[-1] @ W.T)
+        zs.append(np.tanh(ts[-1]))
+    P = np.ones_like(zs[-1])
+    grads = []
+    for i in range(len(Ws), 0, -1):
+        SP = (1 - ts[i - 1] ** 2) * P
+        grads.append(np.var(SP.T @ zs[i - 1]))
+        P = SP @ Ws[i - 1]
+    return np.array([z.var() for z in zs[1:]]), np.array(grads[::-1])
+""", "test_layer_statistics", "1 − T_i²"),
+    # issue 11 item a: the caller's gradients must survive clipping
+    Entry("clip-in-place", "clip_grad_norm", _NP + """
+def clip_grad_norm(grads, c):
+    norm = np.sqrt(sum(np.sum(g ** 2) for g in grads))
+    for g in grads:
+        g *= min(1.0, c / norm)
+    return list(grads)
+""", "test_clip_grad_norm", "changed the arrays it was given"),
+    Entry("clip-returns-the-given-list", "clip_grad_norm", _NP + """
+def clip_grad_norm(grads, c):
+    norm = np.sqrt(sum(np.sum(g ** 2) for g in grads))
+    for i, g in enumerate(grads):
+        grads[i] = g * min(1.0, c / norm)
+    return grads
+""", "test_clip_grad_norm", "returned the list it was given"),
 ]
 
 CORRECT = [
+    Entry("clip-keeps-unclipped-arrays", "clip_grad_norm", _NP + """
+def clip_grad_norm(grads, c):
+    norm = np.sqrt(sum(np.sum(g ** 2) for g in grads))
+    if norm <= c:
+        return list(grads)  # a new list; the arrays are left as they are
+    return [g * (c / norm) for g in grads]
+"""),
     Entry("clip-concatenate", "clip_grad_norm", _NP + """
 def clip_grad_norm(grads, c):
     flat = np.concatenate([np.ravel(g) for g in grads])

@@ -21,8 +21,10 @@ _SOLUTION = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*(\n|$)", re.MULTIL
 class Entry:
     """One corpus answer: ``source`` replaces the answer cell ``function``.
 
-    For WRONG entries, ``cell`` is the test cell that must lose points and ``expect`` a phrase
-    its message must contain (case-insensitive).
+    For WRONG entries, ``cell`` is the test cell that must lose points, ``expect`` a phrase
+    its message must contain and ``absent`` phrases it must not contain (misleading diagnoses;
+    case-insensitive).  A WRONG answer also fails the visible self-checks of its cell, unless
+    ``visible_gap`` says why they cannot see the mistake (then they must pass: the gap is real).
     """
 
     id: str
@@ -30,6 +32,8 @@ class Entry:
     source: str
     cell: str = ""
     expect: str = ""
+    absent: tuple[str, ...] = ()
+    visible_gap: str = ""
 
 
 def source_notebook(assignment: str) -> nbformat.NotebookNode:
@@ -98,6 +102,9 @@ def grade_entry(assignment: str, entry: Entry | None) -> list:
 
 
 def caught(assignment: str, entry: Entry, results: list) -> bool:
-    """A WRONG entry is caught when its cell loses points with a message naming the mistake."""
+    """A WRONG entry is caught when its cell loses points with a message naming the mistake
+    (and none of the misleading phrases of ``entry.absent``)."""
     target = {r.grade_id: r for r in results}[entry.cell]
-    return target.points < target.max_points and entry.expect.lower() in target.message.lower()
+    text = target.message.lower()
+    return (target.points < target.max_points and entry.expect.lower() in text
+            and not any(a.lower() in text for a in entry.absent))

@@ -97,16 +97,16 @@ def softmax_vjp(z, p):
     return g * (p - np.sum(g * p))
 """, "test_softmax_vjp", "summed over the whole batch"),
     Entry("ce-labels-missing", "cross_entropy_grad", _NP + """
-def cross_entropy_grad(y, q):
-    return -1.0 / q
+def cross_entropy_grad(y, y_hat):
+    return -1.0 / y_hat
 """, "test_cross_entropy_grad", "labels y are missing"),
     Entry("ce-sign", "cross_entropy_grad", _NP + """
-def cross_entropy_grad(y, q):
-    return y / q
+def cross_entropy_grad(y, y_hat):
+    return y / y_hat
 """, "test_cross_entropy_grad", "sign is flipped"),
     Entry("ce-batch-averaged", "cross_entropy_grad", _NP + """
-def cross_entropy_grad(y, q):
-    g = -y / q
+def cross_entropy_grad(y, y_hat):
+    g = -y / y_hat
     return g / g.shape[0] if g.ndim == 2 else g
 """, "test_cross_entropy_grad", "divided by the batch size"),
     Entry("sce-missing-y", "softmax_cross_entropy_grad", _NP + """
@@ -137,7 +137,7 @@ def kron_vjp(z, p):
 def kron_vjp(z, p):
     B = np.kron(np.eye(len(p)), z[None, :])
     return B.T @ p
-""", "test_kron_vjp", "without forming B"),
+""", "test_kron_vjp", "would take 51 GB"),
     Entry("kron-not-flattened", "kron_vjp", _NP + """
 def kron_vjp(z, p):
     return np.outer(p, z)
@@ -157,7 +157,8 @@ def tanh_vjp(t, p):
     x = torch.tensor(t, requires_grad=True)
     torch.tanh(x).backward(torch.tensor(p))
     return x.grad.numpy()
-""", "test_tanh_vjp", "refused"),
+""", "test_tanh_vjp", "refused", visible_gap="the values are right: the rules (numpy only) are "
+          "checked when grading, and the intro says so"),
 ]
 
 CORRECT = [
@@ -208,13 +209,13 @@ def softmax_vjp(z, p):
     return out.reshape(z.shape)
 """),
     Entry("ce-loop", "cross_entropy_grad", _NP + """
-def cross_entropy_grad(y, q):
+def cross_entropy_grad(y, y_hat):
     y = np.asarray(y, dtype=np.float64)
-    q = np.asarray(q, dtype=np.float64)
-    out = np.zeros_like(q)
-    for idx in np.ndindex(q.shape):
+    y_hat = np.asarray(y_hat, dtype=np.float64)
+    out = np.zeros_like(y_hat)
+    for idx in np.ndindex(y_hat.shape):
         if y[idx] != 0:
-            out[idx] = -y[idx] / q[idx]
+            out[idx] = -y[idx] / y_hat[idx]
     return out
 """),
     Entry("sce-logsumexp", "softmax_cross_entropy_grad", _NP + """
