@@ -40,3 +40,18 @@ c.GenerateFeedback.preprocessors = [
     "autograders.course.ScrubTestTracebacks",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
+# Feedback pages: nbgrader's template with MathJax 3 served from <course>/feedback/_mathjax/
+# (copied there by `python -m autograders.course feedback`) and test cells named in the table of
+# contents; see autograders/templates/mmids_feedback/.
+import nbgrader  # noqa: E402
+
+c.HTMLExporter.template_name = "mmids_feedback"
+c.HTMLExporter.template_file = "feedback_page.html.j2"
+c.HTMLExporter.extra_template_basedirs = [
+    str(REPO / "autograders" / "templates"),
+    str(Path(nbgrader.__file__).parent / "server_extensions" / "formgrader" / "templates"),
+]
+
+# `nbgrader export` (and `python -m autograders.course export`): every student with a submission
+# folder gets a row, with a note saying why a grade is 0 when it was not graded.
+c.ExportApp.plugin_class = "autograders.course_grades.CsvExportWithNotes"
