@@ -1,17 +1,23 @@
 """Instructor commands around nbgrader for the course in ``exercises/``.
 
-    python -m autograders.course release <assignment>    generate_assignment, validate --invert,
-                                                         leak check of the release notebook
-    python -m autograders.course autograde <assignment>  autograde every submission
+    python -m autograders.course release <assignment>    generate_assignment, leak check,
+                                                         validate --invert, student bundle
+    python -m autograders.course autograde <assignment>  autograde every submission; nbgrader's
+                                                         errors whole, a table of the grades
     python -m autograders.course feedback <assignment>   feedback HTML without hidden tests,
-                                                         leak check of the feedback
-    python -m autograders.course export                  grades.csv (nbgrader export)
+                                                         leak check, MathJax; where the pages are
+    python -m autograders.course export [--out FILE]     <course>/grades.csv, with a note on
+                                                         every grade not earned by grading
 
-``--course DIR`` selects another course directory (a copy of ``exercises/`` with its
-``nbgrader_config.py``).  The commands run nbgrader with this interpreter, with the virtual
-environment's ``bin`` on ``PATH`` (nbgrader calls ``alembic``) and with ``MMIDS_REPO`` /
-``PYTHONPATH`` pointing at this repository so that grading kernels import ``autograders.guard``
-at start-up.  Submissions go to ``<course>/submitted/<student>/<assignment>/`` as usual.
+``--course DIR`` (default ``$MMIDS_COURSE``, else ``exercises/``) selects another course
+directory (a copy of ``exercises/`` with its ``nbgrader_config.py``).  The commands run nbgrader
+with this interpreter, with the virtual environment's ``bin`` on ``PATH`` (nbgrader calls
+``alembic``) and with ``MMIDS_REPO`` / ``PYTHONPATH`` pointing at this repository so that
+grading kernels import ``autograders.guard`` at start-up.  Submissions go to
+``<course>/submitted/<student>/<assignment>/`` as usual; every output stays in the course folder
+and each command prints where it is.  The student bundle is ``autograders/bundle.py``, the
+grade rows and their notes ``autograders/course_grades.py``, the feedback's MathJax
+``autograders/feedback_page.py``.
 """
 
 from __future__ import annotations
@@ -26,9 +32,12 @@ import sys
 from collections.abc import Sequence
 from html import unescape
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nbgrader.preprocessors import NbGraderPreprocessor
+
+if TYPE_CHECKING:
+    from autograders.course_grades import GradeRow
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_COURSE = REPO / "exercises"
@@ -96,6 +105,10 @@ def solution_snippets(course: Path, assignment: str) -> list[str]:
     return [line for line in dict.fromkeys(solution) if len(line) > 12 and line not in elsewhere]
 
 
+def _progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
 def _relative(path: Path, course: Path) -> str:
     try:
         return str(path.relative_to(course))
@@ -107,6 +120,7 @@ def release(course: Path, assignment: str) -> int:
     """generate_assignment, leak check, validate --invert, then the student bundle."""
     from autograders import bundle
 
+    _progress(f"release {assignment}: nbgrader generate_assignment")
     proc = nbgrader(course, "generate_assignment", assignment, "--force")
     if proc.returncode != 0:
         print(proc.stdout + proc.stderr, file=sys.stderr)
@@ -117,11 +131,13 @@ def release(course: Path, assignment: str) -> int:
         found = leaks(nb_path.read_text(), solution_snippets(course, assignment))
         if found:
             problems.append(f"{nb_path.name}: release contains {found}")
+        _progress(f"release {assignment}: nbgrader validate --invert {nb_path.name}")
         val = nbgrader(course, "validate", "--invert", str(nb_path), guard=False)
         if "Success! The notebook does not pass any tests." not in val.stdout:
             problems.append(f"{nb_path.name}: validate --invert failed (a test passes on the "
                             f"blank release):\n{val.stdout[-2000:]}")
     if not problems:
+        _progress(f"release {assignment}: the student bundle (mmids wheel, requirements.txt)")
         try:
             written = bundle.write_bundle(folder, forbidden=LEAK_PATTERNS)
         except (RuntimeError, FileNotFoundError) as exc:
@@ -193,8 +209,7 @@ def _run_streaming(course: Path, args: Sequence[str], students: Sequence[str],
         log.append(line)
         if found := _STUDENT.search(line):
             done += 1
-            print(f"  {verb} {found['student']} ({done}/{len(students)})", file=sys.stderr,
-                  flush=True)
+            _progress(f"  {verb} {found['student']} ({done}/{len(students)})")
     return proc.wait(), "".join(log)
 
 
@@ -203,7 +218,8 @@ def _submitted_students(course: Path, assignment: str) -> list[str]:
                   if p.is_dir())
 
 
-def _rows(course: Path, assignment: str) -> list:
+def _rows(course: Path, assignment: str) -> list[GradeRow]:
+    """The grade rows of ``assignment`` (none if it is not in the gradebook yet)."""
     from nbgrader.api import Gradebook
 
     from autograders.course_grades import course_rows
@@ -230,15 +246,15 @@ def autograde(course: Path, assignment: str) -> int:
     from autograders.course_grades import failures_path, format_table
 
     students = _submitted_students(course, assignment)
-    print(f"autograde {assignment}: {len(students)} submission folder(s) in "
-          f"{course / 'submitted'}", file=sys.stderr, flush=True)
+    _progress(f"autograde {assignment}: {len(students)} submission folder(s) in "
+              f"{course / 'submitted'}")
     code, log = _run_streaming(course, ["autograde", assignment, "--force"], students,
                                "grading")
     log_path = failures_path(course, assignment).with_suffix(".log")
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log_path.write_text(log)
     errors = nbgrader_errors(log)
-    missing = {r.student for r in _rows_or_empty(course, assignment)
+    missing = {r.student for r in _rows(course, assignment)
                if r.note.startswith(("no notebook", "nothing was submitted"))}
     failed = {s: _first_reason(b) for s, b in errors.items() if s and s not in missing}
     failures_path(course, assignment).write_text(json.dumps(failed, indent=1, sort_keys=True))
@@ -248,22 +264,13 @@ def autograde(course: Path, assignment: str) -> int:
         who = f"student {student}" if student else "the course"
         print(f"\nnbgrader could not grade {who}:", file=sys.stderr)
         print("\n".join(blocks), file=sys.stderr)
-    rows = _rows_or_empty(course, assignment)
+    rows = _rows(course, assignment)
     print()
     sys.stdout.write(format_table(rows))
     print(f"\nautograded notebooks: {course / 'autograded'}/<student>/{assignment}/")
     print(f"nbgrader's log: {log_path}")
     bad = code != 0 and (bool(failed) or "" in errors or not rows)
     return 1 if bad else 0
-
-
-def _rows_or_empty(course: Path, assignment: str) -> list:
-    from nbgrader.api import MissingEntry
-
-    try:
-        return _rows(course, assignment)
-    except MissingEntry:  # the assignment is not in the gradebook (never released)
-        return []
 
 
 def feedback(course: Path, assignment: str) -> int:
@@ -287,7 +294,7 @@ def feedback(course: Path, assignment: str) -> int:
     if bad:
         return 1
     lines = [("student", "score", "feedback")]
-    for row in _rows_or_empty(course, assignment):
+    for row in _rows(course, assignment):
         pages = sorted((course / "feedback" / row.student / assignment).glob("*.html"))
         where = ", ".join(_relative(p, course) for p in pages) or f"none: {row.note}"
         lines.append((row.student, f"{row.score:g} / {row.max_score:g}", where))
