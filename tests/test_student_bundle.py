@@ -39,7 +39,7 @@ A = "backprop"
 #: Not in the student install (torch is blocked for answers anyway; the rest came with the data
 #: loaders before they became the extra mmids[data]).
 ABSENT = ("torch", "pandas", "sklearn", "scipy", "mlxtend", "autograders", "nbgrader")
-# Generous ceilings (measured: about 100 MB and 275-320 MB): a heavy dependency would break them.
+# Generous ceilings (measured: about 100 MB and 320 MB): a heavy dependency would break them.
 MAX_MB_WITHOUT_LAB, MAX_MB_WITH_LAB = 160, 400
 
 
