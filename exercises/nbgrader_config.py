@@ -3,7 +3,10 @@
 The hidden tests call ``autograders.hidden``, which relies on ``autograders.guard`` having been
 imported when the kernel started, before any student cell ran: the kernel gets an IPython
 ``exec_lines`` that puts the repository root on ``sys.path`` and imports the guard.
-Feedback is generated with the hidden tests removed, so students never see them.
+Feedback is generated with the hidden tests removed, so students never see them, on a page
+that loads MathJax from the course's files and names each test (autograders/templates/); the
+export lists every student with a submission folder, with a note where a grade is 0 for want of
+a gradable notebook (autograders/course_grades.py).
 """
 
 import json
