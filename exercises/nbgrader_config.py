@@ -3,7 +3,10 @@
 The hidden tests call ``autograders.hidden``, which relies on ``autograders.guard`` having been
 imported when the kernel started, before any student cell ran: the kernel gets an IPython
 ``exec_lines`` that puts the repository root on ``sys.path`` and imports the guard.
-Feedback is generated with the hidden tests removed, so students never see them.
+Feedback is generated with the hidden tests removed, so students never see them, on a page
+that loads MathJax from the course's files and names each test (autograders/templates/); the
+export lists every student with a submission folder, with a note where a grade is 0 for want of
+a gradable notebook (autograders/course_grades.py).
 """
 
 import json
@@ -40,3 +43,18 @@ c.GenerateFeedback.preprocessors = [
     "autograders.course.ScrubTestTracebacks",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
+# Feedback pages: nbgrader's template with MathJax 3 served from <course>/feedback/_mathjax/
+# (copied there by `python -m autograders.course feedback`) and test cells named in the table of
+# contents; see autograders/templates/mmids_feedback/.
+import nbgrader  # noqa: E402
+
+c.HTMLExporter.template_name = "mmids_feedback"
+c.HTMLExporter.template_file = "feedback_page.html.j2"
+c.HTMLExporter.extra_template_basedirs = [
+    str(REPO / "autograders" / "templates"),
+    str(Path(nbgrader.__file__).parent / "server_extensions" / "formgrader" / "templates"),
+]
+
+# `nbgrader export` (and `python -m autograders.course export`): every student with a submission
+# folder gets a row, with a note saying why a grade is 0 when it was not graded.
+c.ExportApp.plugin_class = "autograders.course_grades.CsvExportWithNotes"

@@ -6,14 +6,23 @@ through the same in-kernel caller in ``test_exercises_corpus.py``), and four hos
 submissions (an infinite loop, ``os._exit``, a syntax error, monkeypatching of numpy and
 mmids.gradcheck).  Each must score what it deserves without stopping the batch; the
 release and the feedback must not leak solutions or hidden tests.
+
+The course commands are checked on the same run: ``autograde`` prints nbgrader's whole error
+for a notebook whose kernel dies and a table of grades; ``export`` records the student folders
+with no notebook or a misnamed one (0 and the reason); the feedback page renders its math with
+the course's MathJax in Chromium and names each test in its table of contents; every release
+folder holds the student bundle.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import re
 import shutil
 import time
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -125,18 +134,27 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict:
         target = root / "submitted" / student / A
         target.mkdir(parents=True)
         nbformat.write(nb, target / f"{A}.ipynb")
+    # A kernel killed by an ordinary cell: nbgrader cannot grade the notebook at all.
+    (root / "submitted" / "dies" / A).mkdir(parents=True)
+    nbformat.write(fill_release(release_nb, ref, extra_cells=["import os\nos._exit(1)"]),
+                   root / "submitted" / "dies" / A / f"{A}.ipynb")
+    (root / "submitted" / "misnamed" / A).mkdir(parents=True)
+    nbformat.write(submissions["reference"], root / "submitted" / "misnamed" / A / "answers.ipynb")
+    (root / "submitted" / "empty" / A).mkdir(parents=True)
     for name in OTHERS:  # the reference solutions of the other assignments, graded in-kernel
         rel = nbformat.read(root / "release" / name / f"{name}.ipynb", as_version=4)
         target = root / "submitted" / "reference" / name
         target.mkdir(parents=True)
         nbformat.write(fill_release(rel, reference_answers(name)), target / f"{name}.ipynb")
     t1 = time.perf_counter()
-    proc = course.nbgrader(root, "autograde", A, "--force", timeout=900)
+    autograde = _run(course.autograde, root, A)
     t2 = time.perf_counter()
     for name in OTHERS:
         course.nbgrader(root, "autograde", name, "--force", timeout=300)
-    assert course.feedback(root, A) == 0
-    assert course.export(root) == 0
+    feedback = _run(course.feedback, root, A)
+    assert feedback["code"] == 0, feedback["err"]
+    export = _run(course.export, root)
+    assert export["code"] == 0, export["err"]
     with open(root / "grades.csv") as fh:
         rows = list(csv.DictReader(fh))
     scores = {r["student_id"]: float(r["score"]) for r in rows if r["assignment"] == A}
@@ -149,8 +167,17 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict:
             cells[student] = _cell_outputs(nbformat.read(path, as_version=4))
     print(f"\nnbgrader autograde: {len(submissions)} submissions in {t2 - t1:.1f} s "
           f"({(t2 - t1) / len(submissions):.1f} s per submission); release took {t1 - t0:.1f} s")
-    return {"root": root, "scores": scores, "cells": cells, "log": proc.stderr,
-            "n": len(submissions), "others": others, "submissions": submissions}
+    return {"root": root, "scores": scores, "cells": cells, "rows": rows,
+            "n": len(submissions), "others": others, "submissions": submissions,
+            "autograde": autograde, "feedback": feedback, "export": export}
+
+
+def _run(command, *args) -> dict:
+    """A course command called in-process: its exit code and what it printed."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = command(*args)
+    return {"code": code, "out": out.getvalue(), "err": err.getvalue()}
 
 
 def _cell_outputs(nb: nbformat.NotebookNode) -> dict[str, dict]:
@@ -287,3 +314,123 @@ def test_feedback_has_messages_but_no_hidden_tests(graded: dict) -> None:
     text = html_path.read_text()
     assert "only the diagonal" in text
     assert not re.search(r"BEGIN HIDDEN TESTS|autograders\.hidden", text)
+
+
+# ------------------------------------------------------------------------- course commands
+def test_autograde_shows_the_whole_error_of_a_dead_kernel(graded: dict) -> None:
+    run = graded["autograde"]
+    assert run["code"] == 1  # one submitted notebook could not be graded
+    err = run["err"]
+    section = err[err.index("nbgrader could not grade student dies:"):]
+    assert "Traceback (most recent call last):" in section
+    assert "DeadKernelError" in section  # the end of the traceback, not only its first line
+    # Missing notebooks are not nbgrader failures: they are in the table, with the reason.
+    assert "could not grade student misnamed" not in err
+    # nbgrader's whole log is kept under the course, and the command says where.
+    log = graded["root"] / "logs" / f"autograde-{A}.log"
+    assert f"nbgrader's log: {log}" in run["out"]
+    assert "DeadKernelError" in log.read_text()
+    assert "grading reference (" in err  # progress, one line per student
+
+
+def test_autograde_prints_every_student_and_score(graded: dict) -> None:
+    lines = {line.split()[1]: line for line in graded["autograde"]["out"].splitlines()
+             if line.startswith(f"{A} ")}
+    assert set(lines) == set(graded["scores"]) | {"dies", "misnamed", "empty"}
+    for student, score in graded["scores"].items():
+        assert f" {score:g} / {MAX:g}" in lines[student], lines[student]
+    assert "Kernel died" in lines["dies"]
+    assert "no notebook named `vjps.ipynb` was submitted (the folder holds: answers.ipynb)" \
+        in lines["misnamed"]
+    assert "(the folder is empty)" in lines["empty"]
+
+
+def test_export_records_missing_notebooks_with_the_reason(graded: dict) -> None:
+    rows = {r["student_id"]: r for r in graded["rows"] if r["assignment"] == A}
+    for student in ("dies", "misnamed", "empty"):
+        assert float(rows[student]["score"]) == 0.0 and rows[student]["max_score"] == "15.0"
+    assert rows["misnamed"]["note"] == ("no notebook named `vjps.ipynb` was submitted "
+                                        "(the folder holds: answers.ipynb)")
+    assert rows["empty"]["note"] == "no notebook named `vjps.ipynb` was submitted (the folder " \
+        "is empty)"
+    assert rows["dies"]["note"].startswith("nbgrader could not grade it: Kernel died")
+    assert rows["reference"]["note"] == "" and rows["blank"]["note"] == ""
+    # Students of vjps only show up for the other assignments as "nothing was submitted".
+    others = [r for r in graded["rows"] if r["assignment"] == "backprop"]
+    assert {r["student_id"] for r in others if r["note"] == ""} == {"reference"}
+    assert all(r["note"] == "nothing was submitted for `backprop`" and float(r["score"]) == 0
+               for r in others if r["student_id"] != "reference")
+    assert str(graded["root"] / "grades.csv") in graded["export"]["out"]
+
+
+def test_export_writes_nothing_in_the_current_directory(graded: dict, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    run = _run(course.main, ["--course", str(graded["root"]), "export"])
+    assert run["code"] == 0, run["err"]
+    assert list(tmp_path.iterdir()) == []
+    assert f"to {graded['root'] / 'grades.csv'}" in run["out"]
+
+
+def test_every_release_folder_holds_the_student_bundle(graded: dict) -> None:
+    for name in ALL:
+        folder = graded["root"] / "release" / name
+        (wheel,) = folder.glob("mmids-*-py3-none-any.whl")
+        requirements = (folder / "requirements.txt").read_text().splitlines()
+        assert f"./{wheel.name}" in requirements
+        assert any(line.startswith("jupyterlab==") for line in requirements)
+
+
+def test_feedback_says_where_the_pages_are(graded: dict) -> None:
+    out = graded["feedback"]["out"]
+    assert f"feedback/reference/{A}/{A}.html" in out
+    assert "none: no notebook named `vjps.ipynb`" in out  # misnamed: no page, and why
+    assert str(graded["root"] / "feedback" / "_mathjax") in out
+
+
+def test_feedback_table_of_contents_names_each_test(graded: dict) -> None:
+    html = (graded["root"] / "feedback" / "wrong" / A / f"{A}.html").read_text()
+    toc = html[html.index('<div id="toc">'):]
+    toc = toc[:toc.index("</div>")]
+    links = re.findall(r'<a href="#([^"]+)">(.*?)</a>', toc)
+    tests = [gid for gid in graded["cells"]["wrong"]]
+    assert [gid for gid, _ in links] == tests
+    assert [text for _, text in links] == [f"<code>{gid}</code>" for gid in tests]
+    assert "Test cell" not in toc
+
+
+_VISIBLE_MATH_JS = r"""
+const raw = [];
+const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+const skip = 'pre, code, script, style, textarea, mjx-container, .highlight, .output_text';
+for (let t = walker.nextNode(); t; t = walker.nextNode()) {
+  if (!t.nodeValue.includes('$')) continue;
+  if (t.parentElement && t.parentElement.closest(skip)) continue;
+  raw.push(t.nodeValue.trim().slice(0, 80));
+}
+return {rendered: document.querySelectorAll('mjx-container').length,
+        errors: document.querySelectorAll('mjx-merror').length,
+        script: document.getElementById('MathJax-script').getAttribute('src'),
+        raw: raw};
+"""
+
+
+def test_feedback_math_renders_in_chromium(graded: dict, request: pytest.FixtureRequest) -> None:
+    from tests.site_check import _WAIT_JS, chromium, screenshot_dir, serve
+
+    folder = graded["root"] / "feedback"
+    with serve(folder) as base, chromium() as driver:
+        driver.get(f"{base}wrong/{A}/{A}.html")
+        assert driver.execute_async_script(_WAIT_JS) == "mathjax"
+        math = driver.execute_script(_VISIBLE_MATH_JS)
+        console = [e["message"] for e in driver.get_log("browser")
+                   if e["level"] == "SEVERE" and "favicon.ico" not in e["message"]]
+        shots = screenshot_dir(REPO / "_build" / "html", request.config.getoption("screenshots"))
+        if shots is not None:
+            from tests.site_check import save_full_page_screenshot
+
+            save_full_page_screenshot(driver, shots / f"feedback-{A}.png")
+    assert math["script"] == "../../_mathjax/tex-mml-chtml.js"
+    assert math["rendered"] >= 20 and math["errors"] == 0, math
+    assert math["raw"] == [], math["raw"]  # no $...$ left as text outside code
+    assert console == []
