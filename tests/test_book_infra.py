@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -39,8 +40,12 @@ def _dry_run(tmp_path: Path, target: str) -> str:
         pytest.fail("make is not installed")
     for name in ("Makefile", "pyproject.toml"):
         shutil.copy(REPO / name, tmp_path / name)
+    # Run as a top-level make even under `make test`: the outer make's MAKEFLAGS/MAKELEVEL would
+    # add "Entering directory" lines (and its flags) to the dry run.
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
     result = subprocess.run(
-        ["make", "-n", target], cwd=tmp_path, capture_output=True, text=True, check=True
+        ["make", "--no-print-directory", "-n", target], cwd=tmp_path, env=env,
+        capture_output=True, text=True, check=True,
     )
     return result.stdout
 

@@ -77,7 +77,7 @@ def shell_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, subprocess
                 continue
             runs[command] = subprocess.run(
                 ["bash", "-e", "-o", "pipefail", "-c", command], cwd=root, env=env,
-                capture_output=True, text=True, timeout=900, check=False)
+                capture_output=True, text=True, timeout=300, check=False)
             print(f"$ {command}  -> {runs[command].returncode}")
     stray = sorted(p.name for p in REPO.joinpath("exercises").iterdir()
                    if p.name in COURSE_OUTPUTS and p.stat().st_mtime > _START)
@@ -105,8 +105,22 @@ def test_shell_block_runs(block: Block, shell_runs: dict) -> None:
     assert block.commands(), f"{block.where}: no command"
     for command in block.commands():
         proc = shell_runs[command]
-        assert proc.returncode == 0, (f"{block.where}: `{command}` exited {proc.returncode}\n"
-                                      f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+        expected = _expected_exit(command, proc.stdout)
+        assert proc.returncode == expected, (
+            f"{block.where}: `{command}` exited {proc.returncode}, expected {expected}\n"
+            f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+
+
+def _expected_exit(command: str, stdout: str) -> int:
+    """0, except a `batch` that met a submission it could not grade (carol's misnamed notebook,
+    the first time): 1, as documented, with the summary line saying so."""
+    if not command.startswith("python -m autograders batch"):
+        return 0
+    summary = re.search(r"graded (\d+), could not grade (\d+), skipped (\d+)", stdout)
+    assert summary, f"`{command}` printed no summary line:\n{stdout[-3000:]}"
+    graded, failed, skipped = map(int, summary.groups())
+    assert graded + failed + skipped == 3  # alice, bob, carol
+    return 1 if failed else 0
 
 
 @pytest.mark.parametrize("block", [b for b in BLOCKS if b.lang in PYTHON and b.marker == ""],
@@ -131,7 +145,8 @@ def _help_command(words: list[str]) -> tuple[list[str], list[str]]:
     return [*head, "--help"], flags
 
 
-@pytest.mark.parametrize("block", [b for b in BLOCKS if b.not_run is not None],
+@pytest.mark.parametrize("block", [b for b in BLOCKS if b.not_run is not None
+                                   and b.lang != "text"],  # a file's contents, not code
                          ids=lambda b: b.where)
 def test_block_not_run_still_parses(block: Block) -> None:
     if block.lang in PYTHON:
