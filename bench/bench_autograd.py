@@ -7,6 +7,11 @@
    cross-entropy, array-valued ``AutogradValue`` against PyTorch on CPU, both float64, on MNIST
    subset batches of 32 and 1000.
 
+3. NumPy dispatch: the same node built through numpy's name (``np.exp(x)``, ``np.sum(X, axis=0)``,
+   an ndarray or numpy scalar on the left of an operator) against the engine's own spelling
+   (``x.exp()``, ``X.sum(axis=0)``, the node on the left): what ``__array_ufunc__`` and
+   ``__array_function__`` cost per call.
+
 Each number is the best of several interleaved rounds (the machine may be shared). A ratio > 1
 means mmids.autograd is faster.
 
@@ -149,9 +154,44 @@ def bench_mlp(batch_sizes: tuple[int, ...] = (32, 1000), rounds: int = 7) -> Non
         )
 
 
+def _time_calls(fn: Callable[[], Any], calls: int) -> float:
+    start = time.perf_counter()
+    for _ in range(calls):
+        fn()
+    return (time.perf_counter() - start) / calls
+
+
+def bench_dispatch(rounds: int = 7, calls: int = 20_000) -> None:
+    from mmids.autograd import AutogradValue
+
+    x = AutogradValue(0.3)
+    X = AutogradValue(np.random.default_rng(0).standard_normal((32, 32)))
+    A, two = np.ones((32, 32)), np.float64(2.0)
+    pairs = [  # (what, numpy's spelling, the engine's own spelling of the same node)
+        ("np.exp(x), x a float node", lambda: np.exp(x), lambda: x.exp()),
+        ("np.exp(X), X 32x32", lambda: np.exp(X), lambda: X.exp()),
+        ("np.sum(X, axis=0)", lambda: np.sum(X, axis=0), lambda: X.sum(axis=0)),
+        ("np.float64(2) * x", lambda: two * x, lambda: x * 2.0),
+        ("A + X, A an ndarray", lambda: A + X, lambda: X.__radd__(A)),
+        ("np.concatenate([X, A], 1)", lambda: np.concatenate([X, A], axis=1),
+         lambda: ad_concatenate([X, A], axis=1)),
+    ]
+    from mmids.autograd import concatenate as ad_concatenate
+
+    print("numpy dispatch: one node built by numpy's name vs the engine's own spelling")
+    for what, numpy_way, own_way in pairs:
+        t_np, t_own = float("inf"), float("inf")
+        for _ in range(rounds):
+            t_np = min(t_np, _time_calls(numpy_way, calls))
+            t_own = min(t_own, _time_calls(own_way, calls))
+        print(f"  {what:28s} numpy {t_np * 1e6:6.2f} us   own {t_own * 1e6:6.2f} us"
+              f"   ratio own/numpy = {t_own / t_np:4.2f}")
+
+
 def main() -> None:
     bench_scalar()
     bench_mlp()
+    bench_dispatch()
 
 
 if __name__ == "__main__":

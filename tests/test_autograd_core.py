@@ -152,8 +152,9 @@ def test_backward_twice_gives_the_same_result_and_zero_grad_clears() -> None:
     L.backward()
     np.testing.assert_array_equal(first, x.grad)
     L.zero_grad()
-    for node in ad.topological_order(L):
-        assert node.grad == 0
+    for node in ad.topological_order(L):  # zeros of each node's shape (a float for a float)
+        assert type(node.grad) is type(node.value) and np.shape(node.grad) == node.shape
+        assert not np.any(node.grad)
 
 
 def test_two_losses_sharing_parameters_reset_not_accumulate() -> None:

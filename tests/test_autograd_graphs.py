@@ -28,6 +28,8 @@ SHAPES = [(), (3,), (2, 3), (2, 1), (1, 3)]  # all broadcast together (to at mos
 
 class Engine:
     tanh, sigmoid, relu, exp, log = ad.tanh, ad.sigmoid, ad.relu, ad.exp, ad.log
+    abs, sqrt, maximum, minimum, where = ad.abs, ad.sqrt, ad.maximum, ad.minimum, ad.where
+    logsumexp, max = staticmethod(ad.logsumexp), staticmethod(ad.max)
 
     @staticmethod
     def sum(a: Any, axis: int | None = None, keepdims: bool = False) -> Any:
@@ -40,6 +42,16 @@ class Engine:
 
 class Torch:
     tanh, sigmoid, relu, exp, log = torch.tanh, torch.sigmoid, torch.relu, torch.exp, torch.log
+    abs, sqrt, maximum, minimum = torch.abs, torch.sqrt, torch.maximum, torch.minimum
+    where = torch.where
+
+    @staticmethod
+    def logsumexp(a: Any, axis: int, keepdims: bool) -> Any:
+        return torch.logsumexp(a, dim=axis, keepdim=keepdims)
+
+    @staticmethod
+    def max(a: Any, axis: int, keepdims: bool) -> Any:
+        return torch.amax(a, dim=axis, keepdim=keepdims)
 
     @staticmethod
     def sum(a: Any, axis: int | None = None, keepdims: bool = False) -> Any:
@@ -77,6 +89,13 @@ OPS: dict[str, tuple[int, Callable[..., Any], Callable[..., bool]]] = {
     "matmul": (2, lambda a, w, m: a @ w, lambda sa, sw: sa[-1:] == (3,) and sw == (3, 3)),
     "sum_axes01_keep": (1, lambda a, m: m.sum(a, (0, 1), True), lambda s: len(s) == 2),
     "mean_axes10": (1, lambda a, m: m.mean(a, (1, -2)), lambda s: len(s) == 2),
+    "abs": (1, lambda a, m: m.abs(a), _any),
+    "sqrt_1p_square": (1, lambda a, m: m.sqrt(a * a + 1.0), _any),
+    "maximum": (2, lambda a, b, m: m.maximum(a, b), _any),
+    "minimum": (2, lambda a, b, m: m.minimum(a, b), _any),
+    "where_greater": (2, lambda a, b, m: m.where(a > b, a, b * b), _any),
+    "logsumexp_last_keep": (1, lambda a, m: m.logsumexp(a, -1, True), lambda s: len(s) >= 1),
+    "max_axis0_keep": (1, lambda a, m: m.max(a, 0, True), lambda s: len(s) == 2),
 }
 
 # Operations with a plain Python float ``c`` drawn by hypothesis for each step (the same float is
@@ -138,7 +157,11 @@ def _eval_shape(name: str, shapes: list[tuple[int, ...]]) -> tuple[int, ...]:
 
 
 class _NumpyShapes:
-    tanh = sigmoid = relu = exp = log = staticmethod(lambda a: a)
+    tanh = sigmoid = relu = exp = log = abs = sqrt = staticmethod(lambda a: a)
+    maximum = minimum = staticmethod(np.maximum)
+    where = staticmethod(np.where)
+    logsumexp = max = staticmethod(lambda a, axis, keepdims: np.max(a, axis=axis,
+                                                                     keepdims=keepdims))
 
     @staticmethod
     def sum(a: Any, axis: int | None = None, keepdims: bool = False) -> Any:

@@ -82,7 +82,7 @@ def test_sgd_with_momentum_follows_its_formula() -> None:
         expected = expected + v
     gc.assert_close(expected, w.value)
     opt.zero_grad()
-    assert w.grad == 0
+    assert w.grad.shape == (2,) and not np.any(w.grad)
 
 
 def test_sgd_without_momentum_is_plain_gradient_descent() -> None:
@@ -206,3 +206,52 @@ def test_draw_escapes_graphviz_record_characters_in_names(name: str) -> None:
     texts = [html.unescape(t) for t in re.findall(r"<text[^>]*>([^<]*)</text>", svg)]
     assert f"{name}: var" in texts, texts  # the name is drawn as written, in one field
     assert "value 1.5" in texts and "w: var" in texts and "L: sum" in texts
+
+
+def _svg_texts(dot) -> list[str]:
+    import html
+    import re
+
+    svg = dot.pipe(format="svg").decode()
+    return [html.unescape(t) for t in re.findall(r"<text[^>]*>([^<]*)</text>", svg)]
+
+
+def test_draw_labels_boxes_with_the_names_of_the_text() -> None:
+    x, w = V(1.5, name="x"), V(-0.8, name="w")
+    a = (x**2).named("a")
+    b = (w * a).named("b")
+    c = ad.sigmoid(b).named("c")
+    d = ad.log(c).named("d")
+    L = (-d).named("L")
+    L.backward()
+    texts = _svg_texts(ad.draw(L))
+    for label in ("x: var", "w: var", "a = x²", "b = w · a", "c = σ(b)", "d = log(c)", "L = −d"):
+        assert label in texts, (label, texts)
+    # names= takes precedence over a node's own name; an unnamed operand: "name: operation"
+    texts = _svg_texts(ad.draw(L, names={b: "β"}))
+    assert "β = w · a" in texts and "c = σ(β)" in texts
+    e = (ad.exp(x) * 2.0).named("e")
+    assert "e: mul" in _svg_texts(ad.draw(e))
+    # the array operations write themselves the way numpy code does
+    X = V(np.ones((2, 3)), name="X")
+    parts = [X[0, 1:].named("r"), X.T.named("t"), np.sum(X, axis=1).named("s"),
+             np.concatenate([X, np.ones((2, 1))], axis=1).named("Z"),
+             np.maximum(X, 0.0).named("m"), abs(X).named("u")]
+    texts = _svg_texts(ad.draw(ad.sum(parts[0]) + ad.sum(parts[1]) + ad.sum(parts[2])
+                               + ad.sum(parts[3]) + ad.sum(parts[4]) + ad.sum(parts[5])))
+    for label in ("r = X[0, 1:]", "t = Xᵀ", "s = sum(X, axis=1)",
+                  "Z = concatenate(X, array(2, 1))", "m = max(X, 0)", "u = |X|"):
+        assert label in texts, (label, texts)
+
+
+def test_names_are_optional_strings_and_nodes_stay_small() -> None:
+    x = V(2.0, name="x")
+    y = (x * 3.0).named("y")
+    assert x.name == "x" and y.name == "y" and (y * x).name is None
+    assert y.named("z") is y and y.name == "z" and "name='z'" in repr(y)
+    with pytest.raises(TypeError, match="a node's name is a str, not int"):
+        V(1.0, name=3)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="a node's name is a str"):
+        x.named(None)  # type: ignore[arg-type]
+    for node in (x, y, ad.exp(x), V(np.ones(2))[0], ad.sum(V(np.ones(2)))):
+        assert not hasattr(node, "__dict__")  # __slots__ only: no per-node dictionary

@@ -2,28 +2,43 @@
 
 An :class:`AutogradValue` is one node ``v`` of the graph. It stores
 
-* ``parents`` -- what it was computed from: other nodes, or plain numbers/arrays (constants);
+* ``parents`` -- what it was computed from: other nodes, or constants (plain numbers and arrays);
 * ``args``    -- the *values* of those parents (the only data the local derivatives need);
-* ``value``   -- ``func(*args)``, a float or a numpy array (float64);
-* ``grad``    -- the adjoint ``dL/dv`` (same shape as ``value``), 0 until a backward pass fills it.
+* ``value``   -- ``func(*args)``, a Python float or a float64 numpy array;
+* ``grad``    -- the upstream gradient ``p_v = ∇_v 𝓛`` of the loss ``𝓛`` on which ``backward()``
+  was called: the same shape as ``value`` (a float for a float).
 
-Every operation is a subclass (see :mod:`mmids.autograd.ops`) that overrides ``func`` (the
-operation) and ``grads`` (a tuple with the local derivative with respect to each input). The base
-class itself is a *declared variable*: ``func`` is the identity, so ``AutogradValue(3.0)`` is an
-input of the graph. A declared variable holds its own copy of an array it is given.
+Every operation is a subclass (the tables :mod:`~mmids.autograd.ops` for element-wise operations,
+:mod:`~mmids.autograd.ops_array` for reductions and ``@``, :mod:`~mmids.autograd.ops_shape` for
+indexing and reshaping) that overrides ``func`` (the operation) and either ``grads`` (the local
+derivatives of an element-wise operation) or ``vjp``/``jvp``. The base class itself is a
+*declared variable*: ``func`` is the identity, so ``AutogradValue(3.0)`` is an input of the graph.
+A declared variable holds its own copy of an array it is given.
 
-``L.backward()`` lists the graph in topological order (iteratively: no recursion limit) and calls
-``backward_pass()`` on every node from ``L`` back to the inputs. ``backward_pass`` is the one step
-of reverse mode: *downstream gradient = upstream gradient x local derivative*, added into each
-parent (a value used twice receives two contributions).
+``𝓛.backward()`` lists the graph in topological order (iteratively: no recursion limit) and calls
+``backward_pass()`` on every node from ``𝓛`` back to the inputs. ``backward_pass`` is the one step
+of reverse mode: each parent ``u`` of ``v`` receives ``J_v(u)^T p_v`` (the VJP), *added* into its
+``grad`` (a value used twice receives two contributions).
 
-What ``backward()`` does to existing ``.grad``: it first sets ``.grad = 0`` on every node it can
-reach from ``L`` and then fills them with ``dL/dv``, so calling it twice gives the same result.
-It never accumulates across calls; ``zero_grad()`` clears a graph by hand (useful when you write
-your own backward loop, as in the exercises).
+The rule for ``.grad``:
+
+* a declared variable starts with zeros of its shape (``0.0`` for a float), so a leaf that no
+  backward pass reaches reads as a zero gradient of the right shape (torch would leave ``None``);
+* an operation's result holds ``0`` until a backward pass reaches it;
+* ``backward()`` first sets ``.grad = 0`` on every node it can reach from ``𝓛`` and then fills
+  them with ``p_v = ∇_v 𝓛``, so calling it twice gives the same result. It never accumulates
+  across calls, and a node it does not reach keeps what it had. ``zero_grad()`` sets zeros of
+  each node's shape on a whole graph (useful when you write your own backward loop).
 
 Plain numbers and arrays are constants: they have no ``.grad`` (Python raises
 ``AttributeError: 'float' object has no attribute 'grad'``); only nodes are differentiated.
+
+Python's operators build nodes (``x * w``, ``2 ** x``, ``A @ x``), and so do numpy's functions
+(``np.exp(x)``, ``np.concatenate([X, ones], axis=1)``: ``__array_ufunc__``/``__array_function__``,
+table in :mod:`~mmids.autograd.dispatch`), so code written for arrays runs on nodes. Names for
+drawings (``AutogradValue(1.5, name="x")``, ``(x**2).named("a")``), numpy-style methods
+(``x.sum(axis=0)``, ``x.T``, ``x[0]``) and comparisons come from
+:class:`~mmids.autograd.methods.NodeMethods`.
 """
 
 from __future__ import annotations
@@ -33,7 +48,18 @@ from typing import Any
 
 import numpy as np
 
-Value = Any  # a float or a float64 numpy array
+from mmids.autograd.methods import NodeMethods
+from mmids.autograd.values import (
+    Value,
+    as_value,
+    broadcast_like,
+    constant,
+    unbroadcast,
+    zeros_like,
+)
+
+__all__ = ["AutogradValue", "Value", "broadcast_like", "is_operand", "topological_order",
+           "unbroadcast"]
 
 
 def is_operand(x: object) -> bool:
@@ -41,38 +67,32 @@ def is_operand(x: object) -> bool:
     return isinstance(x, _OPERAND_TYPES) and type(x) is not bool
 
 
-def as_value(x: object) -> Value:
-    """Convert a declared value to the engine's types: Python float or float64 array."""
-    if isinstance(x, bool) or not isinstance(x, (numbers.Real, np.ndarray, list, tuple)):
-        raise TypeError(
-            f"AutogradValue holds a real number or a numpy array, not {type(x).__name__}"
-        )
-    if isinstance(x, numbers.Real):
-        return float(x)
-    array = np.asarray(x, dtype=np.float64)
-    return float(array) if array.ndim == 0 else array
-
-
-class AutogradValue:
+class AutogradValue(NodeMethods):
     """A node of the computational graph; the base class is a declared variable (identity)."""
 
-    # The four attributes every node has. ``__slots__`` stores them in the object itself (no
+    # The attributes every node has. ``__slots__`` stores them in the object itself (no
     # per-node ``__dict__``), which makes nodes smaller and quicker to build; each operation
-    # class repeats ``__slots__ = ()`` so that its nodes stay that small.
-    __slots__ = ("parents", "args", "value", "grad", "__weakref__")
-    __array_ufunc__ = None  # makes ``ndarray + node`` call ``node.__radd__`` (numpy defers)
+    # class repeats ``__slots__ = ()`` so that its nodes stay that small. ``_name`` is set only
+    # on named nodes (``.name`` reads None otherwise), so unnamed nodes pay no time for it.
+    __slots__ = ("parents", "args", "value", "grad", "_name", "__weakref__")
+    formula: str | None = None  # how draw writes the operation, e.g. "{0} + {1}" (see draw)
 
-    def __init__(self, *args: Any) -> None:
+    def __init__(self, *args: Any, name: str | None = None) -> None:
         self.parents = args
         self.args = values = []  # the value of each parent (a constant is its own value)
         for a in args:
-            values.append(a.value if isinstance(a, AutogradValue) else a)
+            values.append(a.value if isinstance(a, AutogradValue)
+                          else a if type(a) is float else constant(a))
         try:
             self.value = self.func(*values)
         except ValueError as err:  # e.g. shapes that do not broadcast: say which operation
             shapes = ", ".join(str(np.shape(a)) for a in self.args)
             raise ValueError(f"{self.op}: bad input shapes ({shapes}): {err}") from None
-        self.grad: Value = 0
+        # a declared variable has a gradient of its shape from the start; an operation gets one
+        # from the backward pass
+        self.grad: Value = zeros_like(self.value) if type(self) is AutogradValue else 0
+        if name is not None:
+            self.name = name
 
     # ---- the two methods every operation overrides -------------------------------------------
     def func(self, x: Value) -> Value:
@@ -89,15 +109,16 @@ class AutogradValue:
         return (1.0,)
 
     # ---- derived from ``grads``; non-element-wise operations override these -------------------
-    def vjp(self, g: Value) -> list[Value | None]:
-        """Contribution ``g x d(value)/d(input)`` to each input's gradient (``None``: skip).
+    def vjp(self, p: Value) -> list[Value | None]:
+        """The contribution ``J_v(u)^T p`` to each input ``u``'s gradient (``None``: skip).
 
-        For element-wise operations the Jacobian is diagonal, so the vector-Jacobian product is
-        the element-wise product of the upstream gradient with the local derivative.
+        ``p = p_v`` is this node's upstream gradient (shape of ``value``). For element-wise
+        operations the Jacobian is diagonal, ``diag(local)``, so the VJP is the element-wise
+        product ``p ⊙ local`` with the local derivative.
         """
         contributions = []
         for local in self.grads(*self.args):
-            contributions.append(g * local)
+            contributions.append(p * local)
         if len(contributions) != len(self.args):
             raise ValueError(
                 f"{type(self).__name__}.grads returned {len(contributions)} local derivatives "
@@ -106,7 +127,8 @@ class AutogradValue:
         return contributions
 
     def jvp(self, *tangents: Value | None) -> Value:
-        """Forward mode: ``d(value) = sum_i d(value)/d(input_i) x d(input_i)`` (``None`` = 0)."""
+        """Forward mode: ``v̇ = Σ_i J_v(u_i) u̇_i``; element-wise, ``Σ_i local_i ⊙ u̇_i``
+        (``None`` = a zero tangent)."""
         total: Value = 0.0
         for local, t in zip(self.grads(*self.args), tangents, strict=True):
             if t is not None:
@@ -126,36 +148,37 @@ class AutogradValue:
                     contribution = unbroadcast(contribution, parent.value)
                 parent.grad += contribution
 
-    def backward(self, upstream: Value | None = None) -> None:
-        """Fill ``.grad = dL/dv`` for every node ``v`` that this node ``L`` depends on.
+    def backward(self, p: Value | None = None) -> None:
+        """Fill ``.grad = p_v = ∇_v 𝓛`` for every node ``v`` that this node ``𝓛`` depends on.
 
-        ``upstream`` is ``dL/d(self)``; it may be omitted only when ``self`` is a scalar (then 1).
-        Existing ``.grad`` values in the graph are reset to 0 first (no accumulation across calls).
+        ``p`` is the upstream gradient of this node itself (its shape); it may be omitted only
+        when this node is a scalar (then ``p = 1``). Existing ``.grad`` values in the graph are
+        reset first (no accumulation across calls).
         """
         shape = np.shape(self.value)
-        if upstream is None:
+        if p is None:
             if shape != ():
                 raise ValueError(
                     f"backward() on an output of shape {shape} needs an upstream gradient "
-                    "dL/d(output) of that shape (or reduce the output to a scalar first, "
+                    "p of that shape (or reduce the output to a scalar first, "
                     "e.g. with mmids.autograd.sum)"
                 )
-            upstream = 1.0
-        elif np.shape(upstream) != shape:
+            p = 1.0
+        elif np.shape(p) != shape:
             raise ValueError(
-                f"upstream gradient has shape {np.shape(upstream)}, output has shape {shape}"
+                f"upstream gradient has shape {np.shape(p)}, output has shape {shape}"
             )
         order = topological_order(self)
         for node in order:
             node.grad = 0
-        self.grad = as_value(upstream) if shape == () else np.array(upstream, dtype=np.float64)
+        self.grad = as_value(p) if shape == () else np.array(p, dtype=np.float64)
         for node in reversed(order):
             node.backward_pass()
 
     def zero_grad(self) -> None:
-        """Set ``.grad = 0`` on this node and every node it depends on."""
+        """Set ``.grad`` to zeros of its shape on this node and every node it depends on."""
         for node in topological_order(self):
-            node.grad = 0
+            node.grad = zeros_like(node.value)
 
     # ---- conveniences ------------------------------------------------------------------------
     @property
@@ -168,7 +191,16 @@ class AutogradValue:
         return np.shape(self.value)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(value={self.value!r}, grad={self.grad!r})"
+        label = "" if self.name is None else f"name={self.name!r}, "
+        return f"{type(self).__name__}({label}value={self.value!r}, grad={self.grad!r})"
+
+    # NumPy calls these when a ufunc (np.exp, np.add, ...) or a function (np.sum, ...) meets a
+    # node among its arguments: the table in ``dispatch`` builds the matching node.
+    def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        return dispatch.array_ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+        return dispatch.array_function(func, types, args, kwargs)
 
     # Python operators: each builds a node of the matching operation in ``ops``; plain numbers
     # may stand on either side. Unsupported operands make Python raise its usual TypeError.
@@ -211,31 +243,6 @@ class AutogradValue:
     def __neg__(self) -> Any:
         return ops.Neg(self)
 
-    # Methods for the named functions: ``x.relu()`` is ``mmids.autograd.relu(x)``.
-    def exp(self) -> Any:
-        return ops.Exp(self)
-
-    def log(self) -> Any:
-        return ops.Log(self)
-
-    def sigmoid(self) -> Any:
-        return ops.Sigmoid(self)
-
-    def relu(self) -> Any:
-        return ops.Relu(self)
-
-    def tanh(self) -> Any:
-        return ops.Tanh(self)
-
-    def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Any:
-        return ops.Sum(self, axis=axis, keepdims=keepdims)
-
-    def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Any:
-        return ops.Mean(self, axis=axis, keepdims=keepdims)
-
-    def matmul(self, other: Any) -> Any:
-        return ops.MatMul(self, other)
-
 
 _OPERAND_TYPES = (AutogradValue, float, int, np.ndarray, numbers.Real)  # common ones first
 
@@ -264,52 +271,7 @@ def topological_order(root: AutogradValue) -> list[AutogradValue]:
     return order
 
 
-def unbroadcast(g: Value, like: Value) -> Value:
-    """Sum ``g`` back to the shape of ``like``: the VJP of numpy broadcasting.
-
-    If ``a`` (shape (3,)) was broadcast to (2, 3) in ``a + B``, each ``a_j`` was used twice, so
-    its gradient is the sum of the two upstream entries: sum over the added leading axes, and
-    over the axes where ``like`` has size 1.
-
-    In general ``g`` stands for its broadcast to ``S = broadcast_shapes(g.shape, like.shape)``,
-    and the result is that array summed back to ``like.shape``. So a ``g`` of lower rank (e.g. a
-    scalar, the same contribution for every entry) is spread over ``like``'s shape:
-    ``unbroadcast(2.0, np.zeros((1, 3)))`` is ``[[2., 2., 2.]]``. Shapes that do not broadcast
-    together, or broadcast beyond ``like`` along an axis where ``like`` is not of size 1, raise a
-    ``ValueError`` naming both.
-    """
-    if isinstance(like, float):
-        return g if isinstance(g, float) else float(np.sum(g))
-    shape = like.shape
-    if np.shape(g) == shape:
-        return g
-    g_shape = np.shape(g)
-    g = np.asarray(g)
-    extra = g.ndim - len(shape)
-    if extra > 0:
-        g = g.sum(axis=tuple(range(extra)))
-    elif extra < 0:  # lower rank: the same contribution along the missing leading axes
-        g = g.reshape((1,) * -extra + g.shape)
-    ones = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
-    g = g.sum(axis=ones, keepdims=True) if ones else g
-    if g.shape == shape:
-        return g
-    try:  # fails only on an axis where both sizes differ and neither is 1
-        return np.broadcast_to(g, shape).copy()
-    except ValueError:
-        raise ValueError(
-            f"unbroadcast: a gradient of shape {g_shape} does not broadcast against a parent "
-            f"of shape {shape}"
-        ) from None
-
-
-def broadcast_like(t: Value, like: Value) -> Value:
-    """Broadcast a tangent ``t`` to the shape of ``like`` (float stays float)."""
-    if isinstance(like, float):
-        return float(t)
-    if np.shape(t) == like.shape:
-        return t
-    return np.broadcast_to(t, like.shape).astype(np.float64)  # a writable float copy
-
-
-from mmids.autograd import ops  # noqa: E402  (ops subclasses AutogradValue: import it last)
+# ``ops`` gathers the operation classes of the three tables (they subclass AutogradValue, so they
+# are imported last); ``dispatch`` routes numpy's calls to them.
+from mmids.autograd import ops  # noqa: E402, I001  (ops before dispatch, which reads its table)
+from mmids.autograd import dispatch  # noqa: E402

@@ -1,5 +1,9 @@
 """Draw a computational graph with graphviz: one box per node with its operation, value and grad.
 
+A named node (``AutogradValue(1.5, name="x")``, ``(x**2).named("a")``, or ``names={node: "a"}``)
+is labelled with its name: ``x: var`` for a declared variable, ``a = x²`` for an operation whose
+operands are all named or constants (each operation's ``formula``), ``a: pow`` otherwise.
+
 Rendering needs the ``dot`` program (Debian package ``graphviz``). Without it, :func:`draw` still
 returns the diagram (its ``.source`` is plain DOT text) but warns, naming what to install.
 """
@@ -35,6 +39,25 @@ def _show(v: Value, precision: int) -> str:
     return f"array{v.shape}"
 
 
+def _label(node: AutogradValue, names: dict[AutogradValue, str], precision: int) -> str:
+    """The first field of a node's box: its name and what it computes."""
+    name = names.get(node, node.name)
+    if name is None:
+        return node.op
+    if node.op == "var":
+        return f"{name}: var"
+    operands = []
+    for parent in node.parents:
+        if not isinstance(parent, AutogradValue):  # a constant: a number, or an array by shape
+            small = np.ndim(parent) <= 1 and np.size(parent) <= 4
+            operands.append(_show(parent, precision) if small else f"array{np.shape(parent)}")
+        elif names.get(parent, parent.name) is None:
+            return f"{name}: {node.op}"  # an unnamed operand: say which operation only
+        else:
+            operands.append(str(names.get(parent, parent.name)))
+    return f"{name} = {node.describe(operands)}"
+
+
 def draw(
     root: AutogradValue,
     *,
@@ -44,10 +67,12 @@ def draw(
 ) -> graphviz.Digraph:
     """The graph of ``root`` as a ``graphviz.Digraph`` (displays itself in Jupyter).
 
-    Each node shows its operation, value and grad (arrays with more than 4 entries by shape),
-    prefixed by its name if ``names`` gives one (e.g. ``names={x: "x", L: "L"}``; any text,
-    graphviz's record characters such as ``<`` or ``|`` are escaped); constants
-    (plain numbers and arrays) appear as small grey ellipses feeding their node.
+    Each node shows its operation, value and grad (arrays with more than 4 entries by shape).
+    A node with a name (its own ``.name``, or one given by ``names``, which takes precedence, e.g.
+    ``names={x: "x", L: "L"}``) shows it: ``x: var``, ``a = x²`` (the operation written with its
+    operands' names, when they all have one), or ``a: pow``. Any text may be a name: graphviz's
+    record characters such as ``<`` or ``|`` are escaped. Constants (plain numbers and arrays)
+    appear as small grey ellipses feeding their node.
     """
     names = names or {}
     if not isinstance(root, AutogradValue):
@@ -65,8 +90,7 @@ def draw(
     for k, node in enumerate(topological_order(root)):
         name = ids[node] = f"n{k}"
         value, grad = _show(node.value, precision), _show(node.grad, precision)
-        op = f"{_escape_record(str(names[node]))}: {node.op}" if node in names else node.op
-        label = f"{op} | value {value} | grad {grad}"
+        label = f"{_escape_record(_label(node, names, precision))} | value {value} | grad {grad}"
         dot.node(name, "{" + label + "}", shape="record")
         for j, parent in enumerate(node.parents):
             if isinstance(parent, AutogradValue):

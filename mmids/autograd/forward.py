@@ -1,12 +1,13 @@
 """Forward mode (Jacobian-vector products) and full Jacobians by forward or reverse mode.
 
-Forward mode carries, next to every value ``v``, its tangent ``dv = J_v(x) dx``: the derivative of
-``v`` along one input direction ``dx``. It sweeps the graph in topological order (parents first)
-and applies each operation's ``jvp`` from the same table of operations as reverse mode.
+Forward mode carries, next to every value ``v``, its tangent ``v̇ = J_v(x) ẋ``: the derivative
+of ``v`` along one input direction ``ẋ`` (``dx`` in the code). It sweeps the graph in topological
+order (parents first) and applies each operation's ``jvp`` from the same table of operations as
+reverse mode.
 
 For ``f: R^n -> R^m`` the full Jacobian ``J_f(x)`` (m×n, rows = outputs) takes ``n`` forward
-sweeps (one per column, ``dx = e_j``) or ``m`` backward sweeps (one per row, upstream ``e_i``):
-forward mode wins when ``n << m``, reverse mode when ``m << n``.
+sweeps (one per column, ``ẋ = e_j``) or ``m`` backward sweeps (one per row, upstream
+``p = e_i``): forward mode wins when ``n << m``, reverse mode when ``m << n``.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ def tangents(
 ) -> dict[AutogradValue, Value]:
     """Forward sweep: the tangent of every node of the graph of ``output``.
 
-    ``seeds`` maps input nodes to their tangents ``dx`` (same shape as their values). Nodes that
+    ``seeds`` maps input nodes to their tangents ``ẋ`` (same shape as their values). Nodes that
     do not depend on a seeded input are left out (their tangent is zero).
     """
     tangent: dict[AutogradValue, Value] = {}
@@ -48,7 +49,7 @@ def _evaluate(f: Callable[[AutogradValue], Any], x: Any) -> tuple[AutogradValue,
 
 
 def jvp(f: Callable[[AutogradValue], Any], x: Any, dx: Any) -> tuple[Value, Value]:
-    """``(f(x), J_f(x) dx)`` by one forward sweep; ``dx`` has the shape of ``x``."""
+    """``(f(x), J_f(x) ẋ)`` by one forward sweep; the tangent ``dx = ẋ`` has the shape of ``x``."""
     x_node, out = _evaluate(f, x)
     dx = as_value(dx)
     if np.shape(dx) != x_node.shape:

@@ -14,8 +14,10 @@ from typing import Any
 import numpy as np
 
 from mmids import functions as F
+from mmids.autograd.api import exp, log, relu, sigmoid, tanh
 from mmids.autograd.core import AutogradValue
-from mmids.autograd.ops import MatMul, Mean, Sum, exp, log, relu, sigmoid, tanh
+from mmids.autograd.ops import MatMul, Mean, Sum
+from mmids.autograd.values import zeros_like
 
 ACTIVATIONS = {"relu": relu, "sigmoid": sigmoid, "tanh": tanh}
 
@@ -88,8 +90,9 @@ def _one_hot(logits: AutogradValue, labels: np.ndarray) -> np.ndarray:
 class SoftmaxCrossEntropy(AutogradValue):
     """``(1/N) Σ_n H(y_n, γ(z_n))`` for logits ``z`` (N, K) and constant one-hot ``y`` (N, K).
 
-    One node instead of eight: its VJP in ``z`` is ``g (γ(z) − y) / N`` (softmax fused with
-    cross-entropy), so no (N, K, K) softmax Jacobian and no ``log`` of a tiny probability.
+    One node instead of eight: its VJP in ``z`` is ``p (γ(z) − y) / N`` (``p`` the scalar upstream
+    gradient; softmax fused with cross-entropy), so no (N, K, K) softmax Jacobian and no ``log``
+    of a tiny probability.
     """
 
     __slots__ = ()
@@ -97,9 +100,9 @@ class SoftmaxCrossEntropy(AutogradValue):
     def func(self, z: np.ndarray, y: np.ndarray) -> float:
         return float(np.mean(F.softmax_cross_entropy(z, y)))
 
-    def vjp(self, g: float) -> list[np.ndarray | None]:
+    def vjp(self, p: float) -> list[np.ndarray | None]:
         z, y = self.args
-        return [g * F.softmax_cross_entropy_grad(z, y) / len(z), None]
+        return [p * F.softmax_cross_entropy_grad(z, y) / len(z), None]
 
     def jvp(self, tz: np.ndarray | None, ty: np.ndarray | None) -> float:
         z, y = self.args
@@ -151,4 +154,4 @@ class SGD:
 
     def zero_grad(self) -> None:
         for p in self.params:
-            p.grad = 0
+            p.grad = zeros_like(p.value)
