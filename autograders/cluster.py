@@ -27,6 +27,7 @@ import functools
 import hashlib
 import importlib.util
 import logging
+import os
 import signal
 import socket
 import threading
@@ -257,8 +258,35 @@ def _start_forkserver() -> None:
     server = multiprocessing.forkserver._forkserver
     ctx.set_forkserver_preload([*getattr(server, "_preload_modules", []),
                                 *FORKSERVER_PRELOAD])
-    with _sigint_ignored():
+    with _sigint_ignored(), _single_threaded_blas():
         multiprocessing.forkserver.ensure_running()
+
+
+#: Thread-pool sizes of the numerical libraries, for the fork server and its workers.
+SINGLE_THREADED = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+@contextlib.contextmanager
+def _single_threaded_blas() -> Iterator[None]:
+    """The fork server starts with one-thread BLAS and OpenMP (this process keeps its own).
+
+    A worker is forked from the server after numpy and torch were imported there; a BLAS
+    thread pool created before the fork does not exist in the child, and OpenBLAS then spins
+    forever in ``exec_blas_async`` waiting for it (seen: a worker's warm-up stuck at 100 % CPU
+    in a matrix product). Dask's ``pre-spawn-environ`` would set the same variables, but only
+    for workers that start a new interpreter, not for forked ones. One thread per worker is
+    what the cluster wants anyway: N workers on N cores.
+    """
+    saved = {k: os.environ.get(k) for k in SINGLE_THREADED}
+    os.environ.update(SINGLE_THREADED)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def _forkserver_pid() -> int:

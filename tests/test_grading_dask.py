@@ -223,3 +223,38 @@ def test_a_worker_with_other_grader_files_stops_the_batch(tmp_path: Path) -> Non
     assert done.returncode == 4, done.stderr
     assert "runs another version of the grader" in done.stderr
     assert recorded_count(url) == 0
+
+
+def _blas_in_a_thread() -> dict[str, int]:
+    """In a worker: the BLAS/OpenMP pool sizes, after a matrix product run from a new thread
+    (the warm-up's situation) that must finish."""
+    import threading
+
+    import numpy as np
+    import threadpoolctl
+
+    done = threading.Event()
+
+    def product() -> None:
+        a = np.ones((32, 784))
+        for _ in range(50):
+            a @ np.ones((784, 1500))
+        done.set()
+
+    threading.Thread(target=product, daemon=True).start()
+    finished = done.wait(60)
+    pools = {i["internal_api"]: i["num_threads"] for i in threadpoolctl.threadpool_info()}
+    return {"finished": int(finished), **pools}
+
+
+def test_local_workers_use_one_blas_thread() -> None:
+    """Workers forked from the fork server have single-threaded BLAS: a pool created before the
+    fork would not exist in the worker, and OpenBLAS would spin forever in a product."""
+    engine = cluster.local_engine(1)
+    try:
+        engine.client.wait_for_workers(1, timeout=120)
+        (info,) = engine.client.run(_blas_in_a_thread).values()
+    finally:
+        engine.close()
+    assert info["finished"] == 1, info
+    assert info.get("openblas") == 1, info
