@@ -1,6 +1,6 @@
 """Kronecker and Hadamard products, and the Jacobian blocks of a linear layer.
 
-For ``A ∈ R^{m×n}`` and ``B ∈ R^{p×q}`` the Kronecker product ``A ⊗ B ∈ R^{mp×nq}`` is the block
+For ``A ∈ R^{m×n}`` and ``B ∈ R^{r×c}`` the Kronecker product ``A ⊗ B ∈ R^{mr×nc}`` is the block
 matrix whose ``(i, j)`` block is ``a_ij B``. The Hadamard product ``A ⊙ B`` multiplies entries.
 
 A linear layer ``g(z, w) = W z`` with ``W ∈ R^{K×d}`` and parameter vector ``w ∈ R^{Kd}`` that
@@ -52,9 +52,9 @@ def _as_matrix(x: ArrayLike, name: str) -> Array:
 
 
 def kron(A: ArrayLike, B: ArrayLike) -> Array:
-    """Kronecker product ``A ⊗ B``: ``(m, n)`` and ``(p, q)`` give ``(m p, n q)``.
+    """Kronecker product ``A ⊗ B``: ``(m, n)`` and ``(r, c)`` give ``(m r, n c)``.
 
-    Block ``(i, j)`` of the result (rows ``i p … i p + p − 1``, columns ``j q … j q + q − 1``) is
+    Block ``(i, j)`` of the result (rows ``i r … i r + r − 1``, columns ``j c … j c + c − 1``) is
     ``a_ij B``. The four-index array ``C[i, k, j, l] = a_ij b_kl`` laid out row-major is exactly
     that block matrix. A 1-D argument is taken as a column vector (so ``kron(u, v)`` is the
     column ``u ⊗ v``; use ``u[None, :]`` for a row ``u^T``); this differs from ``np.kron``,
@@ -63,8 +63,8 @@ def kron(A: ArrayLike, B: ArrayLike) -> Array:
     A = _as_matrix(A, "A")
     B = _as_matrix(B, "B")
     m, n = A.shape
-    p, q = B.shape
-    return (A[:, None, :, None] * B[None, :, None, :]).reshape(m * p, n * q)
+    r, c = B.shape
+    return (A[:, None, :, None] * B[None, :, None, :]).reshape(m * r, n * c)
 
 
 def hadamard(A: ArrayLike, B: ArrayLike) -> Array:

@@ -8,7 +8,8 @@ Used by ``tests/test_book_site.py``. The pieces, each with one job:
 * :func:`check_page` opens one page and returns every problem found on it (JavaScript errors,
   math MathJax did not render, images that did not load, internal links that do not resolve);
 * :func:`check_layout` measures horizontal overflow: at 1280 px no display equation and no code
-  block wider than its column, at 390 px (a phone) no sideways scrolling of the page itself;
+  block wider than its column, at 390 px (a phone) no sideways scrolling of the page itself, and
+  at both widths no inline formula sticking out of its paragraph;
 * :func:`check_accessibility` runs the axe-core audit (serious and critical violations) and
   checks that every image has alt text that says something (not a file name);
 * :func:`visible_code_cells` / :func:`bookkeeping_in` find verification bookkeeping
@@ -466,6 +467,51 @@ return res;
 """
 
 
+# Inline formulas wider than the text around them. MathJax 3 does not break an inline formula
+# across lines, so one wider than its paragraph sticks out of the column (or is clipped) even
+# when the page itself does not scroll. Each inline mjx-container of the article is compared
+# with the content box of its nearest block ancestor (a paragraph, list item, table cell, ...).
+_INLINE_MATH_JS = r"""
+const tol = arguments[0];
+const texOf = new Map();
+if (window.MathJax && MathJax.startup && MathJax.startup.document) {
+  for (const item of MathJax.startup.document.math) texOf.set(item.typesetRoot, item.math);
+}
+const scope = document.querySelector('article.bd-article') || document.querySelector('main')
+  || document.body;
+const inline = ['inline', 'inline-block', 'inline-flex', 'contents'];
+const out = [];
+for (const c of scope.querySelectorAll('mjx-container:not([display="true"])')) {
+  const r = c.getBoundingClientRect();
+  if (r.width === 0) continue;
+  let block = c.parentElement;
+  while (block !== scope && inline.includes(getComputedStyle(block).display)) {
+    block = block.parentElement;
+  }
+  const b = block.getBoundingClientRect();
+  const s = getComputedStyle(block);
+  const left = b.left + parseFloat(s.borderLeftWidth) + parseFloat(s.paddingLeft);
+  const right = b.right - parseFloat(s.borderRightWidth) - parseFloat(s.paddingRight);
+  const px = Math.max(r.right - right, left - r.left);
+  if (px <= tol) continue;
+  const tex = (texOf.get(c) || c.textContent || '').replace(/\s+/g, ' ').trim();
+  out.push({text: tex.slice(0, 70), px: Math.round(px), width: Math.round(r.width),
+            column: Math.round(right - left), collapsed: !!c.closest('details')});
+}
+return out;
+"""
+
+
+def describe_inline_math(page: str, width: int, formula: dict) -> str:
+    """One line naming the page, the inline formula's TeX, and how far it sticks out."""
+    where = " (inside a collapsed cell, once opened)" if formula["collapsed"] else ""
+    return (
+        f"{page}: inline formula {formula['text']!r}{where} is {formula['width']} px wide and "
+        f"sticks out of its {formula['column']} px column by {formula['px']} px at {width} px "
+        "(split it at a relation sign into two inline formulas, or make it a display equation)"
+    )
+
+
 def open_page(driver: object, base_url: str, page: str, width: int) -> None:
     """Loads ``page`` in a ``width`` px wide window, waits for MathJax, opens every <details>."""
     driver.set_window_size(width, WINDOW_HEIGHT)
@@ -511,8 +557,9 @@ def check_layout(driver: object, site: Path, base_url: str, page: str) -> list[s
     At :data:`DESKTOP_WIDTH` no display equation and no code block (``pre``: code cells, their
     outputs, code blocks in the text) may be wider than its column, and the page may not scroll
     sideways; at :data:`PHONE_WIDTH` the page may not scroll sideways (an equation or code block
-    may scroll inside its own box there). Collapsed cells are opened first. The window is left
-    at the desktop width.
+    may scroll inside its own box there). At both widths no inline formula may stick out of the
+    paragraph (list item, table cell, ...) that holds it. Collapsed cells are opened first. The
+    window is left at the desktop width.
     """
     if redirect_target(site / page) is not None:
         return []
@@ -527,6 +574,8 @@ def check_layout(driver: object, site: Path, base_url: str, page: str) -> list[s
             result = driver.execute_script(_PAGE_OVERFLOW_JS)
             if result["scrollWidth"] > result["width"]:
                 problems.append(describe_page_overflow(page, width, result))
+            formulas = driver.execute_script(_INLINE_MATH_JS, OVERFLOW_TOLERANCE_PX)
+            problems += [describe_inline_math(page, width, f) for f in formulas]
     finally:
         driver.set_window_size(DESKTOP_WIDTH, WINDOW_HEIGHT)
     return problems

@@ -1,7 +1,8 @@
 """Real-browser check of the built book: every page opens cleanly in headless Chromium (issue 4),
-fits its column at 1280 px and does not scroll sideways at 390 px, passes the axe-core audit with
-no serious or critical violation and has real alt text on every image, and shows no verification
-bookkeeping in its visible code cells (issue 10).
+fits its column at 1280 px and does not scroll sideways at 390 px (nor does an inline formula
+stick out of its paragraph at either width), passes the axe-core audit with no serious or
+critical violation and has real alt text on every image, and shows no verification bookkeeping
+in its visible code cells (issue 10).
 
 Run after ``make book`` (``make test`` builds the book first and installs axe-core). The site
 checked is ``_build/html``, or ``$MMIDS_SITE_DIR`` when set. With
@@ -103,7 +104,8 @@ def axe_source() -> str:
 @pytest.mark.parametrize("page", PAGES or [MISSING])
 def test_page_fits_its_column(browser: tuple[object, str], page: str) -> None:
     """At 1280 px no display equation or code block is wider than its column; at 1280 and
-    390 px the page itself does not scroll sideways."""
+    390 px the page itself does not scroll sideways and no inline formula sticks out of its
+    paragraph."""
     driver, base_url = browser
     problems = site_check.check_layout(driver, SITE, base_url, page)
     assert not problems, f"{len(problems)} overflow problem(s):\n" + "\n".join(problems)
@@ -298,9 +300,10 @@ _BAD = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>bad</title>
 </body></html>"""
 
 
-# Too wide at 1280 px: a display equation and a code block. At 390 px a 600 px box makes the
-# page scroll (a wide table inside a scrolling box does not). Images without a real alt text,
-# and a button with no accessible name (axe rule button-name, critical).
+# Too wide at 1280 px: a display equation and a code block; at both widths an inline formula
+# wider than its paragraph. At 390 px a 600 px box makes the page scroll (a wide table inside a
+# scrolling box does not). Images without a real alt text, and a button with no accessible name
+# (axe rule button-name, critical).
 _WIDE = """<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>wide</title>
 <link rel="icon" href="data:,"></head><body><main style="width:700px">
 <h1>Wide</h1>
@@ -311,6 +314,9 @@ _WIDE = """<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>wid
 """ + "y = " * 60 + """</pre></div></div>
 <div class="math" style="display:flex;overflow:hidden"><span class="eqno">(1.2)</span>
 <span>a short equation</span></div><pre>short code</pre>
+<p style="width:300px">a formula
+<mjx-container jax="CHTML" style="display:inline-block;width:400px">wide inline</mjx-container>
+in a narrow paragraph, and a short one <mjx-container jax="CHTML">x</mjx-container> that fits</p>
 <div id="too-wide" style="width:600px">a 600 px box</div>
 <div style="overflow-x:auto;max-width:100%"><table><tr><td style="white-space:nowrap">"""
 _WIDE += "scrolls in its own box " * 20 + """</td></tr></table></div>
@@ -365,7 +371,7 @@ def test_layout_and_accessibility_checks_find_each_problem(toy_site: Path) -> No
         width = driver.get_window_size()["width"]
     assert not good, "\n".join(good)
     assert width == site_check.DESKTOP_WIDTH  # the check restores the desktop window
-    equation, code, phone = layout
+    equation, code, inline_desktop, phone, inline_phone = layout
     assert equation.startswith("wide.html: display equation (1.1) #equation-eq-wide 'x + x")
     assert re.search(r"is \d+ px wider than its \d+ px column at 1280 px$", equation), equation
     px = int(re.search(r"is (\d+) px wider", equation).group(1))
@@ -375,6 +381,10 @@ def test_layout_and_accessibility_checks_find_each_problem(toy_site: Path) -> No
     assert phone.startswith("wide.html: at 390 px the page scrolls sideways"), phone
     # the 700 px main column sticks out; the table scrolls inside its own box, is not named
     assert "main 'Wide" in phone and "table" not in phone, phone
+    # the 400 px inline formula sticks out of its 300 px paragraph at both widths (only it)
+    for inline, width in [(inline_desktop, 1280), (inline_phone, 390)]:
+        assert inline.startswith("wide.html: inline formula 'wide inline' is 400 px wide"), inline
+        assert f"of its 300 px column by 100 px at {width} px" in inline, inline
     images = [p for p in access if ": image " in p]
     assert images == [
         "wide.html: image dot.png: no alt attribute",

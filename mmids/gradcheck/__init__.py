@@ -4,8 +4,9 @@ This is the one place in the project where derivatives are checked numerically. 
 verification cells, the package tests, the exercise tests and the autograders all use it.
 
 * ``numerical_gradient``, ``numerical_jacobian``, ``numerical_vjp``: central differences in
-  float64, ``∂f/∂x_j ≈ (f(x + ε e_j) − f(x − ε e_j)) / (2ε)``, error ``O(ε²)`` plus rounding
-  ``O(u |f| / ε)`` (``u ≈ 1.1e-16``), so about ``1e-10 |f|`` for the default ``ε = 1e-6``.
+  float64 with the step ``δ`` (the argument ``eps``),
+  ``∂f/∂x_j ≈ (f(x + δ e_j) − f(x − δ e_j)) / (2δ)``, error ``O(δ²)`` plus rounding
+  ``O(u |f| / δ)`` (``u ≈ 1.1e-16``), so about ``1e-10 |f|`` for the default ``δ = 1e-6``.
 * ``torch_vjp``, ``torch_jacobian``, ``torch_gradient``: the same objects from
   ``torch.autograd`` in float64 (torch is imported only when these are called).
 * ``relative_error``, ``compare``, ``assert_close``: comparisons that are safe near zero and

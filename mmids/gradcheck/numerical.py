@@ -1,7 +1,8 @@
 """Central finite differences in float64: Jacobian, gradient and VJP of a numpy function.
 
-``∂f/∂x_j ≈ (f(x + ε e_j) − f(x − ε e_j)) / (2ε)``: error ``O(ε²)`` plus rounding
-``O(u |f| / ε)`` (``u ≈ 1.1e-16``), about ``1e-10 |f|`` for the default ``ε = 1e-6``.
+``∂f/∂x_j ≈ (f(x + δ e_j) − f(x − δ e_j)) / (2δ)`` with the step ``δ`` (the argument ``eps``):
+error ``O(δ²)`` plus rounding ``O(u |f| / δ)`` (``u ≈ 1.1e-16``), about ``1e-10 |f|`` for the
+default ``δ = 1e-6``.
 Jacobians have rows = outputs and columns = inputs, both flattened row-major.
 """
 
@@ -32,7 +33,7 @@ def evaluate(f: Callable[[Array], Any], x: Array) -> Array:
 def numerical_jacobian(f: Callable[[Array], ArrayLike], x: ArrayLike, eps: float = 1e-6) -> Array:
     """Central-difference Jacobian of ``f`` at ``x``: shape ``(f(x).size, x.size)``.
 
-    Column ``j`` is ``(f(x + ε e_j) − f(x − ε e_j)) / (2ε)`` with ``e_j`` the ``j``-th entry of
+    Column ``j`` is ``(f(x + δ e_j) − f(x − δ e_j)) / (2δ)`` with ``e_j`` the ``j``-th entry of
     ``x`` in row-major order; rows follow ``f(x)`` flattened row-major. Costs ``2 x.size``
     evaluations of ``f`` (each on a fresh copy, so ``f`` may modify its argument).
     """
