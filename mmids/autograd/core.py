@@ -67,6 +67,21 @@ def is_operand(x: object) -> bool:
     return isinstance(x, _OPERAND_TYPES) and type(x) is not bool
 
 
+def _init_node(self: AutogradValue, *args: Any) -> None:
+    """Build a node from its parents: their values, ``value = func(*values)``, ``grad = 0``."""
+    self.parents = args
+    self.args = values = []  # the value of each parent (a constant is its own value)
+    for a in args:
+        values.append(a.value if isinstance(a, AutogradValue)
+                      else a if type(a) is float else constant(a))
+    try:
+        self.value = self.func(*values)
+    except ValueError as err:  # e.g. shapes that do not broadcast: say which operation
+        shapes = ", ".join(str(np.shape(a)) for a in self.args)
+        raise ValueError(f"{self.op}: bad input shapes ({shapes}): {err}") from None
+    self.grad: Value = 0  # filled by the backward pass
+
+
 class AutogradValue(NodeMethods):
     """A node of the computational graph; the base class is a declared variable (identity)."""
 
@@ -78,21 +93,26 @@ class AutogradValue(NodeMethods):
     formula: str | None = None  # how draw writes the operation, e.g. "{0} + {1}" (see draw)
 
     def __init__(self, *args: Any, name: str | None = None) -> None:
-        self.parents = args
-        self.args = values = []  # the value of each parent (a constant is its own value)
-        for a in args:
-            values.append(a.value if isinstance(a, AutogradValue)
-                          else a if type(a) is float else constant(a))
-        try:
-            self.value = self.func(*values)
-        except ValueError as err:  # e.g. shapes that do not broadcast: say which operation
-            shapes = ", ".join(str(np.shape(a)) for a in self.args)
-            raise ValueError(f"{self.op}: bad input shapes ({shapes}): {err}") from None
-        # a declared variable has a gradient of its shape from the start; an operation gets one
-        # from the backward pass
-        self.grad: Value = zeros_like(self.value) if type(self) is AutogradValue else 0
+        """A declared variable ``AutogradValue(value, name=None)``: it owns a copy of ``value``
+        and starts with a gradient of zeros of its shape.
+
+        Operations (subclasses) take only their parents, ``Mul(a, b)``; name them with
+        ``.named("c")``. A subclass without an ``__init__`` of its own is built by
+        :func:`_init_node`; one with its own ``__init__`` (or a parent's) calls
+        ``super().__init__(...)``.
+        """
+        _init_node(self, *args)
+        if type(self) is AutogradValue:
+            self.grad = zeros_like(self.value)
         if name is not None:
             self.name = name
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # an operation's nodes are built by the lean _init_node (no name, no zeros): the
+        # scalar path builds one node per arithmetic operator, so its cost is the engine's cost
+        super().__init_subclass__(**kwargs)
+        if cls.__init__ is AutogradValue.__init__:  # neither it nor a parent defines one
+            cls.__init__ = _init_node  # type: ignore[method-assign]
 
     # ---- the two methods every operation overrides -------------------------------------------
     def func(self, x: Value) -> Value:
