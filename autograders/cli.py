@@ -295,6 +295,9 @@ def _parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, epilog=EXIT_CODES,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
         add_arguments(p)
+    # Listed for --help only: main() hands "gradescope ..." to autograders.gradescope first.
+    sub.add_parser("gradescope", help="build a Gradescope autograder zip "
+                                      "(python -m autograders gradescope --help)")
     return parser
 
 

@@ -154,6 +154,17 @@ def test_help_documents_the_exit_codes() -> None:
     assert "--scheduler" in done.stdout and "--shard" not in done.stdout
 
 
+def test_top_level_help_lists_every_command() -> None:
+    done = subprocess.run(cli_argv("--help"), cwd=IMPORT_ROOT, env=subprocess_env(),
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0
+    for command in ("grade", "batch", "export", "gradescope"):
+        assert f"\n    {command} " in done.stdout, (command, done.stdout)
+    sub = subprocess.run(cli_argv("gradescope", "--help"), cwd=IMPORT_ROOT, env=subprocess_env(),
+                         capture_output=True, text=True, timeout=60)
+    assert sub.returncode == 0 and "--out" in sub.stdout, sub.stdout + sub.stderr
+
+
 @pytest.mark.slow
 def test_batch_summary_exit_code_and_whole_notes(tmp_path: Path) -> None:
     submitted = tmp_path / "course" / "submitted"
